@@ -1,0 +1,3 @@
+from moviegen.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""Typed presets for every model of the cast and the latent/token geometry they imply."""

@@ -1,0 +1,87 @@
+"""Configuration and size presets of the Movie Gen Video transformer (SPEC 2.2, 2.3).
+
+Positional-table sizes are in *tokens* (after the TAE's 8x8x8 compression and the 1x2x2 patchify). The paper grows
+the spatial tables 16 -> 32 -> 96 across its stages and adds a 32-entry temporal table [inferred sizes, SPEC 2.3];
+the presets below carry the final-stage sizes, and training recipes shrink or expand them per stage.
+"""
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, kw_only=True)
+class DiTConfig:
+    """Llama-3-style flow-matching transformer (SPEC 2.1).
+
+    Args:
+        dim: model width D.
+        num_layers: number of transformer blocks.
+        num_heads: attention heads N (no GQA, as in the paper).
+        ffn_dim: SwiGLU hidden width F.
+        latent_channels: channels of the TAE latent (16 in the paper).
+        patch_size: (pt, ph, pw) of the Conv3d patchify; (1, 2, 2) in the paper.
+        max_t: temporal positional-table rows (latent frames / pt).
+        max_h: height positional-table rows (tokens).
+        max_w: width positional-table rows (tokens).
+        qk_norm: RMSNorm on queries and keys [inferred: not in the paper; helps stability of small and large runs].
+        norm_eps: epsilon of every RMSNorm.
+        timestep_frequency_dim: width of the sinusoidal time features fed to the time MLP.
+        init_std: std of the truncated-normal init of input projections.
+    """
+
+    dim: int
+    num_layers: int
+    num_heads: int
+    ffn_dim: int
+    latent_channels: int = 16
+    patch_size: tuple[int, int, int] = (1, 2, 2)
+    max_t: int = 32
+    max_h: int = 96
+    max_w: int = 96
+    qk_norm: bool = False
+    norm_eps: float = 1e-6
+    timestep_frequency_dim: int = 256
+    init_std: float = 0.02
+
+    def __post_init__(self) -> None:
+        for name in ("dim", "num_layers", "num_heads", "ffn_dim", "latent_channels", "max_t", "max_h", "max_w"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.dim % self.num_heads != 0:
+            raise ValueError(f"dim must be divisible by num_heads, got dim={self.dim}, num_heads={self.num_heads}")
+        if len(self.patch_size) != 3 or min(self.patch_size) < 1:
+            raise ValueError(f"patch_size must be three positive ints (pt, ph, pw), got {self.patch_size}")
+
+    @property
+    def head_dim(self) -> int:
+        return self.dim // self.num_heads
+
+    @property
+    def patch_values(self) -> int:
+        """Values per patch P = C * pt * ph * pw (the width of the output head)."""
+        pt, ph, pw = self.patch_size
+        return self.latent_channels * pt * ph * pw
+
+
+def dit_debug() -> DiTConfig:
+    """Two layers at width 64: unit tests and overfit checks."""
+    return DiTConfig(dim=64, num_layers=2, num_heads=4, ffn_dim=128, max_t=4, max_h=8, max_w=8, qk_norm=True)
+
+
+def dit_tiny() -> DiTConfig:
+    """The embedded default's size class: 128 px, up to 4 s at 16 fps (8 latent frames), landscape/portrait buckets."""
+    return DiTConfig(dim=256, num_layers=6, num_heads=4, ffn_dim=640, max_t=8, max_h=16, max_w=16, qk_norm=True)
+
+
+def dit_1b() -> DiTConfig:
+    """1B-class backbone [inferred: S1's 1B configuration, SPEC 2.2]."""
+    return DiTConfig(dim=1536, num_layers=24, num_heads=16, ffn_dim=4096)
+
+
+def dit_5b() -> DiTConfig:
+    """5B ablation backbone (SPEC 2.2, 5.5) [inferred dims, S1]."""
+    return DiTConfig(dim=3072, num_layers=32, num_heads=24, ffn_dim=8192)
+
+
+def dit_30b() -> DiTConfig:
+    """The paper's 30B Movie Gen Video backbone: 48 layers, width 6144, FFN 16384, 48 heads of 128 (SPEC 2.2)."""
+    return DiTConfig(dim=6144, num_layers=48, num_heads=48, ffn_dim=16384)
