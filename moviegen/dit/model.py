@@ -28,8 +28,8 @@ NUM_MODULATIONS = 6  # shift, scale, gate for self-attention; shift, scale, gate
 
 
 def modulate(x_BLD: torch.Tensor, *, shift_BD: torch.Tensor, scale_BD: torch.Tensor) -> torch.Tensor:
-    """adaLN: x * (1 + scale) + shift, broadcast over tokens."""
-    return x_BLD * (1 + scale_BD[:, None]) + shift_BD[:, None]
+    """adaLN: x * (1 + scale) + shift, broadcast over tokens (one fused addcmul)."""
+    return torch.addcmul(shift_BD[:, None], x_BLD, 1 + scale_BD[:, None])
 
 
 class TransformerBlock(nn.Module):
@@ -38,13 +38,14 @@ class TransformerBlock(nn.Module):
     def __init__(self, cfg: DiTConfig, *, layer_id: int) -> None:
         super().__init__()
         self.layer_id = layer_id
-        self.attention_norm = RMSNorm(cfg.dim, eps=cfg.norm_eps)
+        # Modulated norms carry no gain of their own: adaLN's (1 + scale) is that gain.
+        self.attention_norm = RMSNorm(cfg.dim, eps=cfg.norm_eps, affine=False)
         self.attention = Attention(dim=cfg.dim, num_heads=cfg.num_heads, qk_norm=cfg.qk_norm, norm_eps=cfg.norm_eps)
         self.cross_attention_norm = RMSNorm(cfg.dim, eps=cfg.norm_eps)
         self.cross_attention = Attention(
             dim=cfg.dim, num_heads=cfg.num_heads, qk_norm=cfg.qk_norm, norm_eps=cfg.norm_eps
         )
-        self.ffn_norm = RMSNorm(cfg.dim, eps=cfg.norm_eps)
+        self.ffn_norm = RMSNorm(cfg.dim, eps=cfg.norm_eps, affine=False)
         self.feed_forward = SwiGLU(dim=cfg.dim, hidden_dim=cfg.ffn_dim)
         # Per-layer offset added to the shared adaLN output (adaLN-single).
         self.adaln_bias = nn.Parameter(torch.empty(NUM_MODULATIONS * cfg.dim))
@@ -63,13 +64,13 @@ class TransformerBlock(nn.Module):
         shift_msa, scale_msa, gate_msa, shift_ffn, scale_ffn, gate_ffn = mod_B6D.chunk(NUM_MODULATIONS, dim=-1)
 
         h_BLD = modulate(self.attention_norm(x_BLD), shift_BD=shift_msa, scale_BD=scale_msa)
-        x_BLD = x_BLD + gate_msa[:, None] * self.attention(h_BLD)
+        x_BLD = torch.addcmul(x_BLD, gate_msa[:, None], self.attention(h_BLD))
 
         h_BLD = self.cross_attention_norm(x_BLD)
         x_BLD = x_BLD + self.cross_attention(h_BLD, context_BSD=text_BSD, mask_BS=text_mask_BS)
 
         h_BLD = modulate(self.ffn_norm(x_BLD), shift_BD=shift_ffn, scale_BD=scale_ffn)
-        return x_BLD + gate_ffn[:, None] * self.feed_forward(h_BLD)
+        return torch.addcmul(x_BLD, gate_ffn[:, None], self.feed_forward(h_BLD))
 
     def init_weights(self, *, std: float, out_std: float) -> None:
         for norm in (self.attention_norm, self.cross_attention_norm, self.ffn_norm):
@@ -97,7 +98,7 @@ class DiT(nn.Module):
         self.time_embed = TimestepEmbedding(dim=cfg.dim, frequency_dim=cfg.timestep_frequency_dim)
         self.adaln = nn.Linear(cfg.dim, NUM_MODULATIONS * cfg.dim)  # the shared adaLN head
         self.layers = nn.ModuleDict({str(i): TransformerBlock(cfg, layer_id=i) for i in range(cfg.num_layers)})
-        self.norm = RMSNorm(cfg.dim, eps=cfg.norm_eps)
+        self.norm = RMSNorm(cfg.dim, eps=cfg.norm_eps, affine=False)
         self.final_adaln = nn.Linear(cfg.dim, 2 * cfg.dim)  # shift, scale of the output norm
         self.output = nn.Linear(cfg.dim, cfg.patch_values, bias=False)
 

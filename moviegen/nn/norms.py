@@ -10,18 +10,26 @@ class RMSNorm(nn.Module):
 
     The statistics are taken in fp32 even under bf16 autocast: the mean of squares over thousands of channels
     loses too much precision in bf16 (Llama 3 reference does the same).
+
+    Args:
+        dim: size of the normalised last dim.
+        eps: added to the mean square.
+        affine: learn a per-channel gain. Norms followed by adaLN modulation drop it: ``(1 + scale)`` already is a
+            per-channel gain (DiT uses LayerNorm without affine for the same reason).
     """
 
-    def __init__(self, dim: int, *, eps: float = 1e-6) -> None:
+    def __init__(self, dim: int, *, eps: float = 1e-6, affine: bool = True) -> None:
         super().__init__()
         self.eps = eps
-        self.weight = nn.Parameter(torch.empty(dim))
+        self.dim = dim
+        self.weight = nn.Parameter(torch.empty(dim)) if affine else None
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
-        nn.init.ones_(self.weight)
+        if self.weight is not None:
+            nn.init.ones_(self.weight)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         # fp32 island: norm statistics (see class docstring).
-        out = F.rms_norm(x.float(), (x.shape[-1],), eps=self.eps)
-        return out.type_as(x) * self.weight.type_as(x)
+        out = F.rms_norm(x.float(), (self.dim,), eps=self.eps).type_as(x)
+        return out if self.weight is None else out * self.weight.type_as(x)

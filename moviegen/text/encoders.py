@@ -193,21 +193,14 @@ def load_t5_encoder(
         FileNotFoundError: missing directory or files.
         ValueError: not a T5 checkpoint, or incomplete weights.
     """
-    path = Path(path)
-    check_encoder_dir(path, expected_class="T5EncoderModel", model_types=T5_MODEL_TYPES)
-    from transformers import AutoTokenizer, T5EncoderModel
-
-    kwargs = {} if dtype is None else {"dtype": dtype}
-    model, info = T5EncoderModel.from_pretrained(path, output_loading_info=True, local_files_only=True, **kwargs)
-    _check_loading_info(info, path=path, expected_class="T5EncoderModel")
-    tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
-    return HFTextEncoder(
-        model=model,
-        tokenizer=tokenizer,
+    return _load_hf_encoder(
+        path,
+        model_class="T5EncoderModel",
+        model_types=T5_MODEL_TYPES,
         kind=EncoderKind.T5_ENCODER,
-        output_dim=model.config.d_model,
         max_length=max_length,
         padding=padding,
+        dtype=dtype,
     )
 
 
@@ -234,29 +227,23 @@ def load_clip_text_encoder(
         FileNotFoundError: missing directory or files.
         ValueError: not a CLIP checkpoint, incomplete weights, or fewer positions than ``max_length``.
     """
-    path = Path(path)
-    check_encoder_dir(path, expected_class="CLIPTextModel", model_types=CLIP_MODEL_TYPES)
-    from transformers import AutoTokenizer, CLIPTextModel
-
-    kwargs = {} if dtype is None else {"dtype": dtype}
-    model, info = CLIPTextModel.from_pretrained(path, output_loading_info=True, local_files_only=True, **kwargs)
-    _check_loading_info(info, path=path, expected_class="CLIPTextModel")
-    positions = model.config.max_position_embeddings
+    encoder = _load_hf_encoder(
+        path,
+        model_class="CLIPTextModel",
+        model_types=CLIP_MODEL_TYPES,
+        kind=EncoderKind.CLIP_TEXT,
+        max_length=max_length,
+        padding=padding,
+        dtype=dtype,
+    )
+    positions = encoder.model.config.max_position_embeddings
     if positions < max_length:
         raise ValueError(
             f"CLIP text checkpoint {path} has {positions} positions but max_length={max_length} was asked for; the "
             f"paper's long-prompt MetaCLIP has {LONG_PROMPT_CLIP_MAX_LENGTH}: use such a checkpoint or "
             f"max_length<={positions}"
         )
-    tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
-    return HFTextEncoder(
-        model=model,
-        tokenizer=tokenizer,
-        kind=EncoderKind.CLIP_TEXT,
-        output_dim=model.config.hidden_size,
-        max_length=max_length,
-        padding=padding,
-    )
+    return encoder
 
 
 def minilm_path() -> Path:
@@ -286,18 +273,45 @@ def load_minilm_encoder(
         FileNotFoundError: missing directory or files.
         ValueError: not a BERT checkpoint or incomplete weights.
     """
-    path = minilm_path() if path is None else Path(path)
-    check_encoder_dir(path, expected_class="BertModel (MiniLM)", model_types=MINILM_MODEL_TYPES)
-    from transformers import AutoModel, AutoTokenizer
+    return _load_hf_encoder(
+        minilm_path() if path is None else path,
+        model_class="AutoModel",
+        model_types=MINILM_MODEL_TYPES,
+        kind=EncoderKind.MINILM,
+        max_length=max_length,
+        padding=padding,
+        expected_class="BertModel (MiniLM)",
+    )
 
-    model, info = AutoModel.from_pretrained(path, output_loading_info=True, local_files_only=True)
-    _check_loading_info(info, path=path, expected_class="BertModel (MiniLM)")
-    tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
+
+def _load_hf_encoder(
+    path: str | Path,
+    *,
+    model_class: str,
+    model_types: tuple[str, ...],
+    kind: EncoderKind,
+    max_length: int,
+    padding: TextPadding,
+    dtype: torch.dtype | None = None,
+    expected_class: str | None = None,
+) -> HFTextEncoder:
+    """Check the directory, load ``transformers.<model_class>`` and its tokenizer, refuse partial loads, wrap."""
+    path = Path(path)
+    expected_class = model_class if expected_class is None else expected_class
+    check_encoder_dir(path, expected_class=expected_class, model_types=model_types)
+    import transformers
+
+    kwargs = {} if dtype is None else {"dtype": dtype}  # transformers 5 name; 4.x calls it torch_dtype
+    model, info = getattr(transformers, model_class).from_pretrained(
+        path, output_loading_info=True, local_files_only=True, **kwargs
+    )
+    _check_loading_info(info, path=path, expected_class=expected_class)
+    tokenizer = transformers.AutoTokenizer.from_pretrained(path, local_files_only=True)
     return HFTextEncoder(
         model=model,
         tokenizer=tokenizer,
-        kind=EncoderKind.MINILM,
-        output_dim=model.config.hidden_size,
+        kind=kind,
+        output_dim=model.config.hidden_size,  # T5Config maps hidden_size to d_model
         max_length=max_length,
         padding=padding,
     )

@@ -116,3 +116,10 @@ def test_sinusoidal_embedding_formula():
     args = (t * 1000)[:, None] * freqs
     torch.testing.assert_close(emb, torch.cat([args.cos(), args.sin()], -1))
     assert sinusoidal_embedding(t.bfloat16(), dim=8).dtype == torch.float32
+
+
+def test_rmsnorm_without_affine_has_no_parameters_and_matches_the_formula():
+    norm = RMSNorm(8, affine=False, eps=1e-5)
+    assert list(norm.parameters()) == []
+    x = torch.randn(3, 8, dtype=torch.float64)
+    torch.testing.assert_close(norm(x), x / torch.sqrt(x.pow(2).mean(-1, keepdim=True) + 1e-5))

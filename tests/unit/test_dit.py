@@ -139,17 +139,17 @@ def test_config_validation(kwargs, match):
 def test_state_dict_keys_are_pinned():
     keys = set(DiT(dit_debug()).state_dict())
     expected_block = {
-        "attention_norm.weight", "attention.wq.weight", "attention.wk.weight", "attention.wv.weight",
+        "attention.wq.weight", "attention.wk.weight", "attention.wv.weight",
         "attention.wo.weight", "attention.q_norm.weight", "attention.k_norm.weight",
         "cross_attention_norm.weight", "cross_attention.wq.weight", "cross_attention.wk.weight",
         "cross_attention.wv.weight", "cross_attention.wo.weight", "cross_attention.q_norm.weight",
-        "cross_attention.k_norm.weight", "ffn_norm.weight", "feed_forward.w1.weight", "feed_forward.w2.weight",
+        "cross_attention.k_norm.weight", "feed_forward.w1.weight", "feed_forward.w2.weight",
         "feed_forward.w3.weight", "adaln_bias",
     }  # fmt: skip
     expected = {
         "patch_embed.proj.weight", "patch_embed.proj.bias", "pos_embed.pos_t", "pos_embed.pos_h", "pos_embed.pos_w",
         "time_embed.linear_1.weight", "time_embed.linear_1.bias", "time_embed.linear_2.weight",
-        "time_embed.linear_2.bias", "adaln.weight", "adaln.bias", "norm.weight", "final_adaln.weight",
+        "time_embed.linear_2.bias", "adaln.weight", "adaln.bias", "final_adaln.weight",
         "final_adaln.bias", "output.weight",
     } | {f"layers.{i}.{k}" for i in range(2) for k in expected_block}  # fmt: skip
     assert keys == expected
