@@ -193,9 +193,11 @@ def load_t5_encoder(
         FileNotFoundError: missing directory or files.
         ValueError: not a T5 checkpoint, or incomplete weights.
     """
+    from transformers import T5EncoderModel
+
     return _load_hf_encoder(
         path,
-        model_class="T5EncoderModel",
+        model_class=T5EncoderModel,
         model_types=T5_MODEL_TYPES,
         kind=EncoderKind.T5_ENCODER,
         max_length=max_length,
@@ -227,9 +229,11 @@ def load_clip_text_encoder(
         FileNotFoundError: missing directory or files.
         ValueError: not a CLIP checkpoint, incomplete weights, or fewer positions than ``max_length``.
     """
+    from transformers import CLIPTextModel
+
     encoder = _load_hf_encoder(
         path,
-        model_class="CLIPTextModel",
+        model_class=CLIPTextModel,
         model_types=CLIP_MODEL_TYPES,
         kind=EncoderKind.CLIP_TEXT,
         max_length=max_length,
@@ -273,9 +277,11 @@ def load_minilm_encoder(
         FileNotFoundError: missing directory or files.
         ValueError: not a BERT checkpoint or incomplete weights.
     """
+    from transformers import AutoModel
+
     return _load_hf_encoder(
         minilm_path() if path is None else path,
-        model_class="AutoModel",
+        model_class=AutoModel,
         model_types=MINILM_MODEL_TYPES,
         kind=EncoderKind.MINILM,
         max_length=max_length,
@@ -287,7 +293,7 @@ def load_minilm_encoder(
 def _load_hf_encoder(
     path: str | Path,
     *,
-    model_class: str,
+    model_class: type,
     model_types: tuple[str, ...],
     kind: EncoderKind,
     max_length: int,
@@ -295,18 +301,16 @@ def _load_hf_encoder(
     dtype: torch.dtype | None = None,
     expected_class: str | None = None,
 ) -> HFTextEncoder:
-    """Check the directory, load ``transformers.<model_class>`` and its tokenizer, refuse partial loads, wrap."""
+    """Check the directory, load ``model_class`` (a transformers class) and its tokenizer, refuse partial loads, wrap."""
     path = Path(path)
-    expected_class = model_class if expected_class is None else expected_class
+    expected_class = model_class.__name__ if expected_class is None else expected_class
     check_encoder_dir(path, expected_class=expected_class, model_types=model_types)
-    import transformers
+    from transformers import AutoTokenizer
 
     kwargs = {} if dtype is None else {"dtype": dtype}  # transformers 5 name; 4.x calls it torch_dtype
-    model, info = getattr(transformers, model_class).from_pretrained(
-        path, output_loading_info=True, local_files_only=True, **kwargs
-    )
+    model, info = model_class.from_pretrained(path, output_loading_info=True, local_files_only=True, **kwargs)
     _check_loading_info(info, path=path, expected_class=expected_class)
-    tokenizer = transformers.AutoTokenizer.from_pretrained(path, local_files_only=True)
+    tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
     return HFTextEncoder(
         model=model,
         tokenizer=tokenizer,
