@@ -301,7 +301,7 @@ def _load_hf_encoder(
     dtype: torch.dtype | None = None,
     expected_class: str | None = None,
 ) -> HFTextEncoder:
-    """Check the directory, load ``model_class`` (a transformers class) and its tokenizer, refuse partial loads, wrap."""
+    """Check the directory, load ``model_class`` (a transformers class) and its tokenizer; refuse partial loads."""
     path = Path(path)
     expected_class = model_class.__name__ if expected_class is None else expected_class
     check_encoder_dir(path, expected_class=expected_class, model_types=model_types)
