@@ -14,6 +14,7 @@ from torch import nn
 from moviegen.configs.geometry import VideoGeometry, video_geometry
 from moviegen.dit.config import DiTConfig, dit_1b, dit_5b, dit_30b, dit_debug, dit_tiny
 from moviegen.tae.config import TAEConfig, tae_16ch, tae_32ch, tae_debug, tae_tiny
+from moviegen.text.config import TextStackConfig, text_debug, text_paper, text_tiny
 
 
 class ModelKind(enum.Enum):
@@ -24,13 +25,16 @@ class ModelKind(enum.Enum):
 
 @dataclass(frozen=True, kw_only=True)
 class MovieGenVideoConfig:
-    """Movie Gen Video as a whole: the TAE whose latent space the transformer models, and the transformer.
+    """Movie Gen Video as a whole: the TAE whose latent space the transformer models, the transformer, and the text
+    stack that conditions it.
 
-    The latent channel count is shared by both children and must agree (STYLE rule 14: set once, checked here).
+    The latent channel count is shared by the TAE and the transformer and must agree (STYLE rule 14: set once,
+    checked here).
     """
 
     tae: TAEConfig
     dit: DiTConfig
+    text: TextStackConfig
 
     def __post_init__(self) -> None:
         if self.dit.latent_channels != self.tae.latent_channels:
@@ -57,23 +61,23 @@ class MovieGenVideoConfig:
 
 
 def video_debug() -> MovieGenVideoConfig:
-    return MovieGenVideoConfig(tae=tae_debug(), dit=dit_debug())
+    return MovieGenVideoConfig(tae=tae_debug(), dit=dit_debug(), text=text_debug())
 
 
 def video_tiny() -> MovieGenVideoConfig:
-    return MovieGenVideoConfig(tae=tae_tiny(), dit=dit_tiny())
+    return MovieGenVideoConfig(tae=tae_tiny(), dit=dit_tiny(), text=text_tiny())
 
 
 def video_1b() -> MovieGenVideoConfig:
-    return MovieGenVideoConfig(tae=tae_16ch(), dit=dit_1b())
+    return MovieGenVideoConfig(tae=tae_16ch(), dit=dit_1b(), text=text_paper())
 
 
 def video_5b() -> MovieGenVideoConfig:
-    return MovieGenVideoConfig(tae=tae_16ch(), dit=dit_5b())
+    return MovieGenVideoConfig(tae=tae_16ch(), dit=dit_5b(), text=text_paper())
 
 
 def video_30b() -> MovieGenVideoConfig:
-    return MovieGenVideoConfig(tae=tae_16ch(), dit=dit_30b())
+    return MovieGenVideoConfig(tae=tae_16ch(), dit=dit_30b(), text=text_paper())
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -129,3 +129,45 @@ class TextEmbeddings:
             if seg.role is role:
                 return seg
         raise KeyError(f"role {role.value!r} not in the context; roles: {[s.role.value for s in self.segments]}")
+
+    @property
+    def batch_size(self) -> int:
+        return self.tokens_BSD.shape[0]
+
+    @staticmethod
+    def cat(parts: "list[TextEmbeddings]") -> "TextEmbeddings":
+        """Stack contexts along the batch, e.g. conditional rows then unconditional rows for guidance (SPEC 3.3).
+
+        Each role segment is padded (zero tokens, ``False`` mask) to its longest length among ``parts``, so the
+        segments of the result line up for every row.
+
+        Raises:
+            ValueError: no parts, or parts with different roles.
+        """
+        if not parts:
+            raise ValueError("TextEmbeddings.cat needs at least one part")
+        roles = [tuple(s.role for s in p.segments) for p in parts]
+        if len(set(roles)) != 1:
+            raise ValueError(f"TextEmbeddings.cat needs parts with the same roles, got {roles}")
+        if all(p.segments == parts[0].segments for p in parts):
+            return TextEmbeddings(
+                tokens_BSD=torch.cat([p.tokens_BSD for p in parts]),
+                mask_BS=torch.cat([p.mask_BS for p in parts]),
+                segments=parts[0].segments,
+            )
+        lengths = [max(p.segments[i].length for p in parts) for i in range(len(roles[0]))]
+        tokens, masks = [], []
+        for p in parts:
+            role_tokens, role_masks = [], []
+            for seg, length in zip(p.segments, lengths, strict=True):
+                pad = length - seg.length
+                sl = slice(seg.start, seg.start + seg.length)
+                role_tokens.append(torch.nn.functional.pad(p.tokens_BSD[:, sl], (0, 0, 0, pad)))
+                role_masks.append(torch.nn.functional.pad(p.mask_BS[:, sl], (0, pad), value=False))
+            tokens.append(torch.cat(role_tokens, dim=1))
+            masks.append(torch.cat(role_masks, dim=1))
+        starts = [sum(lengths[:i]) for i in range(len(lengths))]
+        segments = tuple(
+            TextSegment(role=r, start=s, length=n) for r, s, n in zip(roles[0], starts, lengths, strict=True)
+        )
+        return TextEmbeddings(tokens_BSD=torch.cat(tokens), mask_BS=torch.cat(masks), segments=segments)

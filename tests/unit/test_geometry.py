@@ -6,6 +6,7 @@ from moviegen.configs.geometry import num_frames_for, parse_size, video_geometry
 from moviegen.configs.presets import MovieGenVideoConfig, video_30b, video_tiny
 from moviegen.dit import dit_debug
 from moviegen.tae.config import tae_16ch
+from moviegen.text import text_debug
 
 
 def test_paper_768px_16s_is_73728_tokens():
@@ -46,5 +47,5 @@ def test_parent_config_checks_shared_latent_channels():
     with pytest.raises(ValueError, match=r"dit.latent_channels \(16\) must equal tae.latent_channels \(32\)"):
         from moviegen.tae.config import tae_32ch
 
-        MovieGenVideoConfig(tae=tae_32ch(), dit=dit_debug())
-    assert MovieGenVideoConfig(tae=tae_16ch(), dit=dit_debug()).dit.latent_channels == 16
+        MovieGenVideoConfig(tae=tae_32ch(), dit=dit_debug(), text=text_debug())
+    assert MovieGenVideoConfig(tae=tae_16ch(), dit=dit_debug(), text=text_debug()).dit.latent_channels == 16

@@ -1,21 +1,8 @@
-"""The ``moviegen`` command line: a thin layer over library functions (STYLE rule 4).
-
-Each subcommand is a ``_cmd_*`` function taking the parsed namespace; heavy imports happen inside them so that
-``moviegen --help`` stays fast.
-"""
+"""``moviegen models``: every preset with its parameter count and, optionally, the geometry of a clip."""
 
 import argparse
 import json
-import sys
 from collections.abc import Sequence
-
-EPILOG = """\
-examples:
-  moviegen models                          list every preset with its parameter count
-  moviegen models --kind video --json      machine-readable list of the video transformers
-  moviegen models --size 768 --seconds 16 --fps 16
-                                           latent and token geometry of a 16 s 768x768 clip for each preset
-"""
 
 
 def _format_count(n: int) -> str:
@@ -89,16 +76,7 @@ def _cmd_models(args: argparse.Namespace) -> int:
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="moviegen",
-        description="Movie Gen, the open cast: text-to-video, audio, upsampling, editing, personalization.",
-        epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    sub.required = True
-
+def register(sub: argparse._SubParsersAction) -> None:
     models = sub.add_parser(
         "models",
         help="list every preset with its parameter count and, optionally, the geometry of a clip",
@@ -122,18 +100,3 @@ def build_parser() -> argparse.ArgumentParser:
     models.add_argument("--seconds", type=float, help="clip duration in seconds (omit for an image)")
     models.add_argument("--fps", type=float, help="frames per second of the clip (default 16)")
     models.set_defaults(func=_cmd_models)
-    return parser
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    try:
-        return args.func(args)
-    except ValueError as err:
-        print(f"moviegen {args.command}: error: {err}", file=sys.stderr)
-        return 2
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -1,0 +1,7 @@
+"""Package data: the shipped weights of the embedded defaults, one checkpoint directory per model.
+
+``video-tiny/`` holds the embedded Movie Gen Video default in the layout of :mod:`moviegen.video.checkpoint`
+(``config.json``, ``tae.safetensors``, ``t2v.safetensors``, ``model_card.json``); find it with
+:func:`moviegen.video.checkpoint.default_checkpoint_dir`. The weights are trained by the project's recipes on the
+synthetic world and committed here; a build without them reports so clearly instead of generating noise.
+"""

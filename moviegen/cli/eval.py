@@ -1,0 +1,171 @@
+"""``moviegen eval``: automatic metrics of a video checkpoint on the synthetic world (a thin layer over
+:mod:`moviegen.eval`). Writes ``eval.json``, markdown tables and plots into an output directory and, with
+``--update-card``, merges the metrics into the checkpoint's ``model_card.json``.
+"""
+
+import argparse
+import sys
+from pathlib import Path
+
+WHATS = ("tae", "adherence", "sampler", "all")
+DEFAULT_OUT = "eval-results"
+DEFAULT_NUM = {"tae": 16, "adherence": 16, "sampler": 2}
+DEFAULT_STUDY_STEPS = "10,25,50,100,250"
+DEFAULT_REFERENCE_STEPS = 1000
+
+
+def _parse_steps(text: str) -> tuple[int, ...]:
+    try:
+        steps = tuple(int(part) for part in text.split(","))
+    except ValueError:
+        raise ValueError(f"--study-steps must be comma-separated integers like {DEFAULT_STUDY_STEPS}, got {text!r}")
+    if any(n < 2 for n in steps):
+        raise ValueError(f"--study-steps must all be >= 2 (the linear-quadratic grid needs 2), got {text!r}")
+    return steps
+
+
+def _check_args(args: argparse.Namespace) -> None:
+    for name in ("steps", "reference_steps"):
+        value = getattr(args, name)
+        if value is not None and value < 1:
+            raise ValueError(f"--{name.replace('_', '-')} must be >= 1, got {value}")
+    if args.num is not None and (args.num < 0 or (args.num == 0 and args.what != "adherence")):
+        raise ValueError(f"--num must be >= 1 (>= 0 for adherence: held-out prompts only), got {args.num}")
+    if args.seed < 0:
+        raise ValueError(f"--seed must be >= 0, got {args.seed}")
+    if args.what == "tae" and args.data is None:
+        raise ValueError("`moviegen eval tae` needs --data WORLD_DIR (held-out videos; make one with `moviegen world`)")
+    if args.data is not None and not (Path(args.data) / "manifest.jsonl").is_file():
+        raise ValueError(
+            f"--data {args.data!r} has no manifest.jsonl: pass a directory written by `moviegen world -o DIR`"
+        )
+    out = Path(args.output)
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"-o {args.output!r} exists and is not a directory")
+
+
+def _cmd_eval(args: argparse.Namespace) -> int:
+    _check_args(args)
+    study_steps = _parse_steps(args.study_steps)
+    reference_steps = DEFAULT_REFERENCE_STEPS if args.reference_steps is None else args.reference_steps
+    if args.what in ("sampler", "all") and reference_steps <= max(study_steps):
+        raise ValueError(f"--reference-steps must exceed every --study-steps (max {max(study_steps)}), "
+                         f"got {reference_steps}")
+
+    from moviegen.eval import report
+    from moviegen.video.checkpoint import default_checkpoint_dir, load_video_checkpoint
+    from moviegen.video.pipeline import VideoPipeline
+
+    checkpoint = Path(args.checkpoint) if args.checkpoint is not None else default_checkpoint_dir()
+    loaded = load_video_checkpoint(checkpoint)  # CheckpointError (a ValueError) names what is wrong
+    out = Path(args.output)
+    out.mkdir(parents=True, exist_ok=True)
+    progress = not args.no_progress
+    whats = ("tae", "adherence", "sampler") if args.what == "all" else (args.what,)
+    results: dict[str, object] = {"checkpoint": str(checkpoint)}
+    metrics: dict[str, object] = {}
+
+    if "tae" in whats and args.data is None:
+        print("moviegen eval: skipping tae (no --data WORLD_DIR)", file=sys.stderr)
+        whats = tuple(w for w in whats if w != "tae")
+    if "tae" in whats:
+        from moviegen.eval.reconstruction import evaluate_reconstruction, reconstruction_table
+
+        num = DEFAULT_NUM["tae"] if args.num is None else args.num
+        recon = evaluate_reconstruction(loaded.tae, args.data, num=num, progress=progress)
+        report.write_text(out / "tae.md", reconstruction_table(recon))
+        metrics["tae"] = {"psnr": round(recon.psnr, 3), "ssim": round(recon.ssim, 4), "num_videos": len(recon.rows),
+                          "data": str(args.data)}
+        results["tae"] = metrics["tae"] | {"rows": recon.rows}
+        print(f"tae: PSNR {recon.psnr:.2f} dB, SSIM {recon.ssim:.4f} over {len(recon.rows)} held-out videos")
+
+    if "adherence" in whats or "sampler" in whats:
+        from moviegen.eval.settings import SamplingSettings
+
+        pipeline = VideoPipeline(loaded.tae, loaded.model, loaded.cfg, defaults=loaded.defaults, card=loaded.card)
+        settings = SamplingSettings.from_defaults(loaded.defaults, steps=args.steps)
+    if "adherence" in whats:
+        from moviegen.eval.adherence import adherence_cases, adherence_table, evaluate_adherence
+
+        num = DEFAULT_NUM["adherence"] if args.num is None else args.num
+        cases = adherence_cases(num_paraphrases=num, seed=args.seed)
+        adherence = evaluate_adherence(pipeline, cases, settings=settings, seed=args.seed, progress=progress)
+        table = adherence_table(adherence)
+        report.write_text(out / "adherence.md", table)
+        metrics["adherence"] = {"scores": adherence.scores, "steps": settings.steps, "seed": args.seed}
+        results["adherence"] = metrics["adherence"] | {"rows": adherence.rows}
+        print(f"adherence ({settings.steps} steps, seed {args.seed}):\n{table}")
+
+    if "sampler" in whats:
+        from moviegen.eval.adherence import adherence_cases
+        from moviegen.eval.sampler_study import plot_sampler_study, run_sampler_study, sampler_table
+
+        num = DEFAULT_NUM["sampler"] if args.num is None else args.num
+        prompts = [case.prompt for case in adherence_cases(num_paraphrases=0, seed=args.seed)][:num]
+        study = run_sampler_study(pipeline, prompts=prompts, settings=settings, seeds=(args.seed,), steps=study_steps,
+                                  reference_steps=reference_steps, progress=progress)
+        table = sampler_table(study)
+        report.write_text(out / "sampler.md", table)
+        plot = plot_sampler_study(study, out / "sampler.png")
+        metrics["sampler"] = {"reference_steps": reference_steps, "num_prompts": len(prompts),
+                              "rmse": {s: {str(n): v for n, v in by.items()} for s, by in study.rmse.items()}}
+        results["sampler"] = metrics["sampler"] | {"rows": study.rows, "plot": plot.name}
+        print(f"sampler study:\n{table}")
+
+    report.write_json(out / "eval.json", results)
+    if args.update_card:
+        card = report.update_model_card(checkpoint, metrics)
+        print(f"merged {sorted(metrics)} metrics into {card}")
+    print(f"wrote {out / 'eval.json'}")
+    return 0
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser(
+        "eval",
+        help="measure a checkpoint on the synthetic world: TAE PSNR/SSIM, prompt adherence, sampler error vs steps",
+        description=(
+            "Automatic metrics of a video checkpoint on the synthetic world (docs/eval.md).\n\n"
+            "  tae        TAE reconstruction PSNR/SSIM on the held-out videos of --data (encode, decode, compare)\n"
+            "  adherence  generate the held-out (colour, shape, motion) prompts and --num paraphrased ones with a\n"
+            "             static camera, detect objects by the world's palette, score colour/shape/motion\n"
+            "  sampler    final-latent RMSE of linear-quadratic and uniform grids at --study-steps against a\n"
+            "             --reference-steps uniform Euler solve from the same noise (table and log-log plot)\n"
+            "  all        all three (tae only when --data is given)\n\n"
+            "Outputs in -o DIR: eval.json (every number and per-sample row), tae.md, adherence.md, sampler.md,\n"
+            "sampler.png. --update-card merges the metrics into the checkpoint's model_card.json."
+        ),
+        epilog=(
+            "examples:\n"
+            "  moviegen world -o world/ --num 200 --seed 0\n"
+            "  moviegen eval tae --data world/ -o eval/             the shipped model's TAE\n"
+            "  moviegen eval adherence --checkpoint runs/t2v/export --num 8 --seed 1\n"
+            "  moviegen eval sampler --num 1 --study-steps 4,8,16 --reference-steps 128\n"
+            "  moviegen eval all --data world/ --checkpoint runs/t2v/export --update-card"
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("what", choices=WHATS, metavar="WHAT", help=f"what to measure: {', '.join(WHATS)}")
+    parser.add_argument("--checkpoint", help="a video checkpoint directory (default: the embedded model)")
+    parser.add_argument("--data", metavar="WORLD_DIR", help="a world written by `moviegen world` (needed by tae)")
+    parser.add_argument("-o", "--output", default=DEFAULT_OUT, metavar="OUT_DIR",
+                        help=f"where to write eval.json, tables and plots (default: {DEFAULT_OUT}/)")
+    parser.add_argument("--update-card", action="store_true",
+                        help="merge the metrics into the checkpoint's model_card.json (atomically)")
+    parser.add_argument(
+        "--num",
+        type=int,
+        help="tae: held-out videos (default 16); adherence: paraphrased prompts besides the 9 held-out ones "
+        "(default 16, 0 for none); sampler: prompts (default 2)",
+    )
+    parser.add_argument(
+        "--steps", type=int, help="adherence: sampler steps (default: the checkpoint's, 50 for the shipped model)"
+    )
+    parser.add_argument("--study-steps", default=DEFAULT_STUDY_STEPS, metavar="N,N,...",
+                        help=f"sampler study: step counts to compare (default {DEFAULT_STUDY_STEPS})")
+    parser.add_argument("--reference-steps", type=int,
+                        help=f"sampler study: steps of the uniform Euler reference (default {DEFAULT_REFERENCE_STEPS})")
+    parser.add_argument("--seed", type=int, default=0, help="first noise seed; also picks the paraphrases (default 0)")
+    parser.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    parser.set_defaults(func=_cmd_eval)
+

@@ -1,0 +1,172 @@
+"""``moviegen train`` (run a training recipe) and ``moviegen average`` (model averaging, SPEC 5.4)."""
+
+import argparse
+import sys
+from pathlib import Path
+
+TRAIN_DESCRIPTION = """\
+Run a training recipe (SPEC 5). Recipes are presets (`moviegen train --list`):
+
+  tae-tiny                 the temporal autoencoder of the embedded default, on random 16x48x48 crops
+  t2v-tiny-t2i-lowres      text-to-video stage 1/3: text-to-image warm-up at 64 px
+  t2v-tiny-t2iv-lowres     stage 2/3: joint images + videos at 64 px      (--init a stage-1 run)
+  t2v-tiny-t2iv            stage 3/3: joint images + videos at 128 px     (--init a stage-2 run)
+  tae-debug, t2v-debug     seconds-long runs for tests
+
+Text-to-video recipes train on TAE latents: --tae names the TAE (a tae-tiny run directory, a checkpoint directory
+or a .safetensors file); the dataset is encoded once into a latent cache (DATA/latents/<key>/, or --latents DIR)
+that every later stage and run reuses.
+
+A run directory (-o) receives run.json (the resolved recipe), checkpoints/step_NNNNNNNN/ (safetensors + JSON;
+checkpoints/latest names the newest), metrics.jsonl (one line per step) and tb/ (TensorBoard). Ctrl-C or SIGTERM
+finishes the current step and writes a checkpoint; --resume continues exactly where it stopped (pass the same flags).
+"""
+
+TRAIN_EPILOG = """\
+examples:
+  moviegen world -o world/ --num 200 --seed 0
+  moviegen train tae-tiny --data world/ -o runs/tae
+  moviegen train t2v-tiny-t2i-lowres  --data world/ --tae runs/tae -o runs/t2i
+  moviegen train t2v-tiny-t2iv-lowres --data world/ --tae runs/tae -o runs/t2iv-low --init runs/t2i
+  moviegen train t2v-tiny-t2iv        --data world/ --tae runs/tae -o runs/t2iv --init runs/t2iv-low
+  moviegen train tae-tiny --data world/ -o runs/tae --resume        continue an interrupted run
+  moviegen train tae-debug --data world/ -o /tmp/run --steps 2        a smoke test
+  tensorboard --logdir runs/                                         watch the curves
+"""
+
+AVERAGE_DESCRIPTION = """\
+Average the weights of several runs or checkpoints (SPEC 5.4 "model averaging", as in Llama 3): every floating
+tensor becomes the (weighted) mean of the sources. Sources are run directories (their latest checkpoint),
+checkpoint directories or .safetensors files, all with the same keys and shapes; the first mismatch is named.
+"""
+
+AVERAGE_EPILOG = """\
+examples:
+  moviegen average runs/sft-a runs/sft-b runs/sft-c -o averaged.safetensors
+  moviegen average runs/sft-a runs/sft-b --ema -o averaged_ema.safetensors      average the EMA weights
+  moviegen average a.safetensors b.safetensors --weights 2 1 -o mix.safetensors
+"""
+
+
+def _cmd_train(args: argparse.Namespace) -> int:
+    from moviegen.train.launch import TrainRequest, describe_recipes, run_training
+
+    if args.list:
+        for name, description in describe_recipes():
+            print(f"{name:<24} {description}")
+        return 0
+    required = (("RECIPE", args.recipe), ("--data", args.data), ("-o", args.output))
+    missing = [flag for flag, value in required if value is None]
+    if missing:
+        raise ValueError(f"missing {', '.join(missing)}; e.g. moviegen train tae-tiny --data world/ -o runs/tae")
+    result = run_training(
+        TrainRequest(
+            recipe=args.recipe,
+            data_dir=Path(args.data),
+            run_dir=Path(args.output),
+            init=None if args.init is None else Path(args.init),
+            tae=None if args.tae is None else Path(args.tae),
+            latents=None if args.latents is None else Path(args.latents),
+            steps=args.steps,
+            batch_size=args.batch_size,
+            lr=args.lr,
+            bf16=args.bf16,
+            resume=args.resume,
+            seed=args.seed,
+            progress=not args.no_progress,
+        )
+    )
+    state = "interrupted" if result.interrupted else "finished"
+    print(f"{state} at step {result.step}; checkpoint: {result.checkpoint}", file=sys.stderr)
+    return 130 if result.interrupted else 0
+
+
+def _cmd_average(args: argparse.Namespace) -> int:
+    from safetensors.torch import save_file
+
+    from moviegen.io.media import atomic_path
+    from moviegen.train.average import average_checkpoints
+
+    output = Path(args.output)
+    if output.suffix != ".safetensors":
+        raise ValueError(f"-o must name a .safetensors file, got {args.output!r}")
+    state = average_checkpoints(args.sources, args.weights, ema=args.ema)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(output) as tmp:
+        save_file(state, str(tmp), metadata={"averaged_from": ",".join(str(s) for s in args.sources)})
+    print(f"averaged {len(args.sources)} checkpoints ({len(state)} tensors) into {output}")
+    return 0
+
+
+def _cmd_export(args: argparse.Namespace) -> int:
+    from moviegen.train.export import export_video_checkpoint
+
+    out = export_video_checkpoint(t2v_run=args.t2v, tae_run=args.tae, out_dir=args.output)
+    print(f"wrote the inference checkpoint {out} (use it with `moviegen generate --checkpoint {out}`)")
+    return 0
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    train = sub.add_parser(
+        "train",
+        help="run a training recipe (TAE, text-to-video stages); --list shows them",
+        description=TRAIN_DESCRIPTION,
+        epilog=TRAIN_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    train.add_argument("recipe", nargs="?", metavar="RECIPE", help="recipe name (see --list)")
+    train.add_argument("--list", action="store_true", help="list the recipes with a one-line description and exit")
+    train.add_argument("--data", metavar="DIR", help="dataset directory with manifest.jsonl (`moviegen world`)")
+    train.add_argument("-o", "--output", metavar="RUN_DIR", help="run directory (checkpoints, metrics, TensorBoard)")
+    train.add_argument("--init", metavar="PREV_RUN", help="initialise from a previous run (the previous stage)")
+    train.add_argument("--tae", metavar="TAE_RUN_OR_CKPT", help="the TAE whose latents text-to-video recipes train on")
+    train.add_argument("--latents", metavar="CACHE_DIR", help="latent cache directory (default DATA/latents/<key>)")
+    train.add_argument("--steps", type=_positive_int, metavar="N", help="override the recipe's step count")
+    train.add_argument("--batch-size", type=_positive_int, metavar="B", help="override the recipe's batch size")
+    train.add_argument("--lr", type=float, metavar="LR", help="override the recipe's peak learning rate")
+    train.add_argument("--bf16", action="store_true", help="bfloat16 autocast for forward and loss")
+    train.add_argument("--resume", action="store_true", help="continue the run in RUN_DIR from its latest checkpoint")
+    train.add_argument("--seed", type=int, metavar="S", help="override the recipe's seed (init, data order, noise)")
+    train.add_argument("--no-progress", action="store_true", help="no progress bars")
+    train.set_defaults(func=_cmd_train)
+
+    average = sub.add_parser(
+        "average",
+        help="average the weights of several runs or checkpoints (model averaging)",
+        description=AVERAGE_DESCRIPTION,
+        epilog=AVERAGE_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    average.add_argument("sources", nargs="+", metavar="RUN_OR_CKPT", help="run dirs, checkpoint dirs or .safetensors")
+    average.add_argument("-o", "--output", required=True, metavar="OUT.safetensors", help="where to write the mean")
+    average.add_argument("--weights", type=float, nargs="+", metavar="W", help="one weight per source (normalised)")
+    average.add_argument("--ema", action="store_true", help="average the EMA weights (ema.safetensors) of checkpoints")
+    average.set_defaults(func=_cmd_average)
+
+    export = sub.add_parser(
+        "export",
+        help="turn a text-to-video run and a TAE run into an inference checkpoint for `generate`",
+        description=(
+            "Write an inference checkpoint directory (config.json, tae.safetensors, t2v.safetensors in float16, and\n"
+            "model_card.json) from the last text-to-video stage (its EMA weights and the config recorded in its\n"
+            "run.json, latent shift/scale included) and the TAE run whose latents it was trained on. The model card\n"
+            "lists every stage of the recipe, found by following each run's --init back to the first stage."
+        ),
+        epilog=(
+            "examples:\n"
+            "  moviegen export --t2v runs/t2iv --tae runs/tae -o my-model/\n"
+            "  moviegen generate \"a red circle bounces on a gray floor\" --checkpoint my-model/ -o out.mp4"
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    export.add_argument("--t2v", required=True, metavar="RUN_DIR", help="the last text-to-video stage's run directory")
+    export.add_argument("--tae", required=True, metavar="TAE_RUN", help="the TAE run (or checkpoint / .safetensors)")
+    export.add_argument("-o", "--output", required=True, metavar="DIR", help="checkpoint directory to write")
+    export.set_defaults(func=_cmd_export)

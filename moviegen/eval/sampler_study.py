@@ -1,0 +1,155 @@
+"""Sampler quality vs number of steps: linear-quadratic vs uniform t grids against a fine Euler reference (SPEC 3.3).
+
+For each prompt and seed the reference is the final latent of a ``reference_steps`` (default 1000) uniform Euler
+solve. Every (schedule, steps) pair is solved from the *same* noise with the same guidance, and its error is the RMSE
+of its final latent against the reference, ``sqrt(mean((x - x_ref)^2))`` in latent units, averaged over prompts and
+seeds. The paper's claim is that 50 linear-quadratic steps come close to the 1000-step result; the table and the
+log-log plot show how close, for a given checkpoint.
+"""
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import torch
+from tqdm.auto import tqdm
+
+from moviegen.eval.settings import SamplingSettings
+from moviegen.flow.timesteps import Schedule
+
+DEFAULT_STEPS = (10, 25, 50, 100, 250)
+DEFAULT_REFERENCE_STEPS = 1000
+DEFAULT_SCHEDULES = (Schedule.LINEAR_QUADRATIC, Schedule.UNIFORM)
+
+
+class LatentSampler(Protocol):
+    """What the study needs of a pipeline: ``VideoPipeline.latents``."""
+
+    def latents(self, prompt: str, **request: Any) -> torch.Tensor: ...
+
+
+@dataclass(frozen=True, kw_only=True)
+class SamplerStudy:
+    """``rmse[schedule][steps]``: mean RMSE against the reference; ``rows``: one per (prompt, seed, schedule, steps)."""
+
+    reference_steps: int
+    steps: tuple[int, ...]
+    rmse: dict[str, dict[int, float]]
+    rows: list[dict[str, Any]]
+
+
+def run_sampler_study(
+    pipeline: LatentSampler,
+    *,
+    prompts: Sequence[str],
+    settings: SamplingSettings,
+    seeds: Sequence[int] = (0,),
+    steps: Sequence[int] = DEFAULT_STEPS,
+    schedules: Sequence[Schedule] = DEFAULT_SCHEDULES,
+    reference_steps: int = DEFAULT_REFERENCE_STEPS,
+    progress: bool = True,
+) -> SamplerStudy:
+    """Measure each schedule's final-latent error against the reference, for each step count.
+
+    Args:
+        pipeline: anything with ``latents(prompt, **request) -> [1, C, T, H, W]`` (a ``VideoPipeline``).
+        prompts: prompts to sample.
+        settings: size, length and guidance (its ``steps`` and ``schedule`` are replaced by the study's).
+        seeds: noise seeds, each used for every prompt.
+        steps: step counts to compare (each >= 2: the linear-quadratic grid needs 2).
+        schedules: t grids to compare.
+        reference_steps: steps of the uniform Euler reference (more than any of ``steps``).
+        progress: a tqdm bar over solves.
+
+    Returns:
+        Mean RMSE per schedule and step count, and every measurement.
+
+    Raises:
+        ValueError: no prompts or seeds, a step count below 2, or a reference not finer than every step count.
+    """
+    steps = tuple(sorted(set(steps)))
+    if not prompts or not seeds:
+        raise ValueError(f"the sampler study needs prompts and seeds, got {list(prompts)} and {list(seeds)}")
+    if not steps or steps[0] < 2:
+        raise ValueError(f"steps must be a non-empty list of ints >= 2, got {list(steps)}")
+    if reference_steps <= steps[-1]:
+        raise ValueError(f"reference_steps must exceed every step count (max {steps[-1]}), got {reference_steps}")
+    rows = []
+    total = len(prompts) * len(seeds) * (1 + len(schedules) * len(steps))
+    with tqdm(total=total, desc="sampler study", disable=not progress) as bar:
+        for prompt in prompts:
+            for seed in seeds:
+                reference = pipeline.latents(
+                    prompt, **settings.request(seed=seed, steps=reference_steps, schedule=Schedule.UNIFORM)
+                ).double()
+                bar.update()
+                for schedule in schedules:
+                    for n in steps:
+                        latent = pipeline.latents(prompt, **settings.request(seed=seed, steps=n, schedule=schedule))
+                        rmse = float(torch.sqrt(((latent.double() - reference) ** 2).mean()))
+                        rows.append({"prompt": prompt, "seed": seed, "schedule": schedule.value, "steps": n,
+                                     "rmse": rmse})
+                        bar.update()
+    rmse = {
+        schedule.value: {
+            n: sum(r["rmse"] for r in rows if r["schedule"] == schedule.value and r["steps"] == n)
+            / (len(prompts) * len(seeds))
+            for n in steps
+        }
+        for schedule in schedules
+    }
+    return SamplerStudy(reference_steps=reference_steps, steps=steps, rmse=rmse, rows=rows)
+
+
+def sampler_table(study: SamplerStudy) -> str:
+    """Mean RMSE per step count (rows) and schedule (columns) as a markdown table."""
+    schedules = list(study.rmse)
+    lines = [
+        f"RMSE of the final latent against a {study.reference_steps}-step uniform Euler reference (same noise).",
+        "",
+        "| steps | " + " | ".join(schedules) + " |",
+        "|---:|" + "---:|" * len(schedules),
+    ]
+    for n in study.steps:
+        lines.append(f"| {n} | " + " | ".join(f"{study.rmse[s][n]:.4g}" for s in schedules) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def plot_sampler_study(study: SamplerStudy, path: str | os.PathLike) -> Path:
+    """Write a log-log plot of RMSE vs steps, one line per schedule (PNG).
+
+    Raises:
+        ImportError: matplotlib is missing (install the ``eval`` extra: ``pip install 'moviegen[eval]'``).
+    """
+    try:
+        import matplotlib
+    except ImportError as err:
+        raise ImportError(
+            "the sampler-study plot needs matplotlib: pip install 'moviegen[eval]' (tables and JSON need nothing)"
+        ) from err
+    matplotlib.use("Agg")  # files only, no display
+    import matplotlib.pyplot as plt
+
+    from moviegen.io.media import atomic_path
+
+    fig, ax = plt.subplots(figsize=(5.5, 4.0), dpi=120)
+    for schedule, by_steps in study.rmse.items():
+        xs = list(by_steps)
+        ys = [max(by_steps[n], 1e-12) for n in xs]  # log axis: an exact match would be 0
+        ax.plot(xs, ys, marker="o", label=schedule.replace("_", "-"))
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("sampler steps")
+    ax.set_ylabel(f"RMSE vs {study.reference_steps}-step Euler")
+    ax.set_title("sampler error vs steps")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png")
+    plt.close(fig)
+    return path
+

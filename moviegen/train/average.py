@@ -1,0 +1,81 @@
+"""Model averaging in weight space (SPEC 5.4, as in Llama 3): the mean of several runs' weights.
+
+Each source is a ``.safetensors`` weights file, a checkpoint directory (its ``model.safetensors``, or
+``ema.safetensors`` with ``ema=True``) or a run directory (its latest checkpoint). All sources must have the same keys,
+shapes and dtypes; floating tensors are averaged in float64 and cast back, other tensors (integer buffers) must be
+equal across sources.
+"""
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import torch
+from safetensors import safe_open
+
+from moviegen.train.checkpoint import CHECKPOINTS, latest_checkpoint
+
+
+def resolve_weights_file(source: str | os.PathLike, *, ema: bool = False) -> Path:
+    """The weights file a source names (see the module docstring).
+
+    Raises:
+        ValueError: if the source is none of the accepted forms.
+    """
+    path = Path(source)
+    if path.is_file():
+        if path.suffix != ".safetensors":
+            raise ValueError(f"{str(path)!r} is not a .safetensors file, a checkpoint directory or a run directory")
+        return path
+    if (path / CHECKPOINTS).is_dir():
+        found = latest_checkpoint(path)
+        if found is None:
+            raise ValueError(f"run directory {str(path)!r} has no checkpoint yet")
+        path = found
+    name = "ema.safetensors" if ema else "model.safetensors"
+    if not (path / name).is_file():
+        raise ValueError(f"{str(source)!r} holds no {name} (expected a .safetensors file, checkpoint or run directory)")
+    return path / name
+
+
+def _load(path: Path) -> dict[str, torch.Tensor]:
+    with safe_open(str(path), framework="pt") as f:
+        return {key: f.get_tensor(key) for key in f.keys()}  # noqa: SIM118 (safe_open is not a mapping)
+
+
+def average_checkpoints(
+    paths: Sequence[str | os.PathLike], weights: Sequence[float] | None = None, *, ema: bool = False
+) -> dict[str, torch.Tensor]:
+    """Weighted mean of the weights of ``paths`` (uniform when ``weights`` is None; weights are normalised).
+
+    Raises:
+        ValueError: for fewer than one source, bad weights, or the first key/shape/dtype mismatch found.
+    """
+    if len(paths) < 1:
+        raise ValueError("average needs at least one checkpoint")
+    if weights is None:
+        weights = [1.0] * len(paths)
+    if len(weights) != len(paths) or any(w < 0 for w in weights) or sum(weights) <= 0:
+        raise ValueError(f"weights must be {len(paths)} non-negative numbers with a positive sum, got {list(weights)}")
+    total = float(sum(weights))
+    files = [resolve_weights_file(p, ema=ema) for p in paths]
+    reference = _load(files[0])
+    acc = {k: v.double() * (weights[0] / total) if v.is_floating_point() else v for k, v in reference.items()}
+    for file, weight in zip(files[1:], weights[1:], strict=True):
+        state = _load(file)
+        missing, unexpected = sorted(set(reference) - set(state)), sorted(set(state) - set(reference))
+        if missing or unexpected:
+            key, where = (missing[0], file) if missing else (unexpected[0], files[0])
+            raise ValueError(f"{file} and {files[0]} have different keys: {key!r} is missing from {where}")
+        for key, ref in reference.items():
+            value = state[key]
+            if value.shape != ref.shape or value.dtype != ref.dtype:
+                raise ValueError(
+                    f"{key!r} differs: {tuple(ref.shape)} {ref.dtype} in {files[0]} vs {tuple(value.shape)} "
+                    f"{value.dtype} in {file}"
+                )
+            if ref.is_floating_point():
+                acc[key] += value.double() * (weight / total)
+            elif not torch.equal(value, ref):
+                raise ValueError(f"non-floating tensor {key!r} differs between {files[0]} and {file}")
+    return {k: v.to(reference[k].dtype) if reference[k].is_floating_point() else v for k, v in acc.items()}

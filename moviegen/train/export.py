@@ -1,0 +1,112 @@
+"""Training runs -> an inference checkpoint directory (what `moviegen generate --checkpoint` and the shipped default
+read), with a model card that records how the weights were made.
+
+The text-to-video run supplies the architecture (its ``run.json`` holds the resolved config, including the latent
+shift/scale measured in stage 1) and its EMA weights; the TAE run supplies the autoencoder. The card follows the
+``--init`` chain back through every stage, so it lists the whole recipe: stage, steps, batch, seed, data.
+"""
+
+import json
+from pathlib import Path
+from typing import Any
+
+from moviegen.configs.presets import MovieGenVideoConfig
+from moviegen.configs.serialize import config_from_dict
+from moviegen.train.average import resolve_weights_file
+from moviegen.train.checkpoint import load_checkpoint
+
+RUN_FILE = "run.json"
+METRICS_FILE = "metrics.jsonl"
+
+
+def _read_run(run_dir: Path) -> dict[str, Any]:
+    path = run_dir / RUN_FILE
+    if not path.is_file():
+        raise ValueError(f"{str(run_dir)!r} is not a training run directory (no {RUN_FILE})")
+    return json.loads(path.read_text())
+
+
+def _last_validation(run_dir: Path) -> dict[str, float]:
+    """The newest ``val*`` metrics of a run (empty if it never validated)."""
+    path, found = run_dir / METRICS_FILE, {}
+    if path.is_file():
+        for line in path.read_text().splitlines():
+            row = json.loads(line)
+            vals = {k: v for k, v in row.items() if k.startswith("val")}
+            if vals:
+                found = {"step": row.get("step"), **vals}
+    return found
+
+
+def describe_run(run_dir: str | Path) -> list[dict[str, Any]]:
+    """One entry per stage, oldest first: recipe, steps trained, batch size, lr, seed, data, last validation."""
+    stages, seen = [], set()
+    current: Path | None = Path(run_dir)
+    while current is not None and current.resolve() not in seen:
+        seen.add(current.resolve())
+        run = _read_run(current)
+        train, optim = run["config"]["train"], run["config"]["optim"]
+        checkpoint = load_checkpoint(current)
+        stages.append(
+            {
+                "recipe": run["recipe"],
+                "run_dir": current.name,
+                "steps": checkpoint.step,
+                "batch_size": train["batch_size"],
+                "lr": optim["lr"],
+                "seed": train["seed"],
+                "data": Path(run["args"]["data_dir"]).name,
+                "validation": _last_validation(current),
+            }
+        )
+        init = run["args"].get("init")
+        current = Path(init) if init else None
+    return stages[::-1]
+
+
+def export_video_checkpoint(
+    *, t2v_run: str | Path, tae_run: str | Path, out_dir: str | Path, card: dict[str, Any] | None = None
+) -> Path:
+    """Write an inference checkpoint from a text-to-video run (EMA weights) and a TAE run.
+
+    Args:
+        t2v_run: the last text-to-video stage's run directory.
+        tae_run: the TAE run directory (or a checkpoint directory / ``.safetensors`` file).
+        out_dir: the checkpoint directory to write (created).
+        card: extra model-card fields (merged over the generated ones).
+
+    Raises:
+        ValueError: not a run, no checkpoint, or weights that do not fit the recorded config.
+    """
+    from moviegen.train.t2v import load_tae
+    from moviegen.video.checkpoint import generation_defaults_tiny, save_video_checkpoint
+    from moviegen.video.model import TextToVideo
+
+    t2v_run, out_dir = Path(t2v_run), Path(out_dir)
+    run = _read_run(t2v_run)
+    if "video" not in run["config"]:
+        raise ValueError(f"{str(t2v_run)!r} is a {run['recipe']!r} run, not a text-to-video run")
+    cfg = config_from_dict(MovieGenVideoConfig, run["config"]["video"])
+    checkpoint = load_checkpoint(t2v_run)
+    model = TextToVideo(cfg)
+    model.load_trainable_state_dict(checkpoint.ema_state if checkpoint.ema_state is not None else checkpoint.model_state)
+    tae = load_tae(resolve_weights_file(tae_run), cfg=cfg.tae)
+
+    world = Path(run["args"]["data_dir"]) / "world.json"
+    tae_path = Path(tae_run)
+    full_card: dict[str, Any] = {
+        "model": "moviegen video-tiny (text-to-image/video) + tae-tiny",
+        "weights": "EMA of the last stage; float16 on disk",
+        "recipe": describe_run(t2v_run),
+        "tae_recipe": describe_run(tae_path) if (tae_path / RUN_FILE).is_file() else str(tae_path),
+        "data": json.loads(world.read_text()) if world.is_file() else None,
+        "latent_norm": {"shift_factor": cfg.tae.shift_factor, "scaling_factor": cfg.tae.scaling_factor},
+        "metrics": {},
+    }
+    if full_card["data"] is not None:
+        full_card["data"] = {k: full_card["data"][k] for k in ("seed", "num", "version") if k in full_card["data"]}
+    full_card.update(card or {})
+    out_dir.mkdir(parents=True, exist_ok=True)
+    return save_video_checkpoint(
+        out_dir, cfg=cfg, tae=tae, model=model, card=full_card, defaults=generation_defaults_tiny()
+    )

@@ -1,0 +1,184 @@
+"""``moviegen train RECIPE``: check the inputs, prepare the run directory, and run the recipe.
+
+A run directory holds ``run.json`` (the recipe, its resolved config and the arguments), ``checkpoints/``,
+``metrics.jsonl`` and ``tb/``. A directory holding another recipe's run is refused; so is a fresh start over an
+existing run (use ``resume``) and ``resume`` without a checkpoint.
+"""
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from moviegen.configs.serialize import config_to_dict
+from moviegen.data.manifest import read_manifest
+from moviegen.io.media import atomic_path
+from moviegen.train.average import resolve_weights_file
+from moviegen.train.checkpoint import latest_checkpoint, load_checkpoint
+from moviegen.train.loop import TrainResult
+from moviegen.train.recipes import T2VRecipe, TAERecipe, get_recipe, with_overrides
+
+RUN_FILE = "run.json"
+
+
+@dataclass(frozen=True, kw_only=True)
+class TrainRequest:
+    """What ``moviegen train`` was asked to do (see ``moviegen train --help``)."""
+
+    recipe: str
+    data_dir: Path
+    run_dir: Path
+    init: Path | None = None
+    tae: Path | None = None
+    latents: Path | None = None
+    steps: int | None = None
+    batch_size: int | None = None
+    lr: float | None = None
+    bf16: bool = False
+    resume: bool = False
+    seed: int | None = None
+    progress: bool = True
+
+
+def _read_run_file(run_dir: Path) -> dict[str, Any] | None:
+    path = run_dir / RUN_FILE
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+def _write_run_file(run_dir: Path, data: dict[str, Any]) -> None:
+    run_dir.mkdir(parents=True, exist_ok=True)
+    with atomic_path(run_dir / RUN_FILE) as tmp:
+        tmp.write_text(json.dumps(data, indent=2) + "\n")
+
+
+def check_run_dir(run_dir: Path, *, recipe: str, resume: bool) -> None:
+    """Refuse another recipe's run, a fresh start over a run, and a resume without a checkpoint (ValueError)."""
+    if run_dir.exists() and not run_dir.is_dir():
+        raise ValueError(f"-o {str(run_dir)!r} is a file; expected a run directory")
+    existing = _read_run_file(run_dir)
+    if existing is not None and existing.get("recipe") != recipe:
+        raise ValueError(
+            f"-o {str(run_dir)!r} holds a run of recipe {existing.get('recipe')!r}, not {recipe!r}; choose another "
+            "output directory"
+        )
+    checkpoint = latest_checkpoint(run_dir)
+    if resume and checkpoint is None:
+        raise ValueError(f"--resume: {str(run_dir)!r} has no checkpoint to resume from")
+    if not resume and checkpoint is not None:
+        raise ValueError(
+            f"-o {str(run_dir)!r} already holds a run (checkpoint {checkpoint.name}); pass --resume to continue it or "
+            "choose another output directory"
+        )
+
+
+def run_training(request: TrainRequest) -> TrainResult:
+    """Validate ``request`` and run it.
+
+    Raises:
+        ValueError: for every bad input (recipe, directories, flags that do not apply to the recipe, ...).
+    """
+    recipe = with_overrides(
+        get_recipe(request.recipe), steps=request.steps, batch_size=request.batch_size, lr=request.lr,
+        bf16=request.bf16 or None, seed=request.seed,
+    )
+    if not request.data_dir.is_dir():
+        raise ValueError(
+            f"--data {str(request.data_dir)!r} is not a directory (expected a dataset with manifest.jsonl)"
+        )
+    read_manifest(request.data_dir, split="train")  # fail now, not after model building, on a bad dataset
+    check_run_dir(request.run_dir, recipe=recipe.name, resume=request.resume)
+    args = {
+        k: (str(v) if isinstance(v, Path) else v)
+        for k, v in vars(request).items() if k not in ("progress",)
+    }
+    if isinstance(recipe, TAERecipe):
+        return _run_tae(recipe, request, args)
+    return _run_t2v(recipe, request, args)
+
+
+def _run_tae(recipe: TAERecipe, request: TrainRequest, args: dict[str, Any]) -> TrainResult:
+    from moviegen.train.tae import train_tae
+
+    for flag, value in (("--tae", request.tae), ("--latents", request.latents)):
+        if value is not None:
+            raise ValueError(f"{flag} applies to text-to-video recipes, not to the TAE recipe {recipe.name!r}")
+    init_state = None
+    if request.init is not None and not request.resume:
+        from safetensors.torch import load_file
+
+        init_state = load_file(str(resolve_weights_file(request.init)))
+    _write_run_file(request.run_dir, {"recipe": recipe.name, "config": config_to_dict(recipe), "args": args})
+    return train_tae(
+        recipe, data_dir=request.data_dir, run_dir=request.run_dir, resume=request.resume, init_state=init_state,
+        run_info={"args": args}, progress=request.progress,
+    )
+
+
+def _stored_latent_norm(run_config: dict[str, Any], where: str) -> tuple[float, float]:
+    try:
+        tae = run_config["video"]["tae"]
+        return float(tae["shift_factor"]), float(tae["scaling_factor"])
+    except (KeyError, TypeError) as err:
+        raise ValueError(f"{where} records no latent shift/scale (not a text-to-video run?)") from err
+
+
+def _run_t2v(recipe: T2VRecipe, request: TrainRequest, args: dict[str, Any]) -> TrainResult:
+    from moviegen.train.t2v import (
+        LatentDataset,
+        build_latent_cache,
+        default_cache_dir,
+        load_tae,
+        measure_latent_norm,
+        train_t2v,
+        with_latent_norm,
+    )
+
+    if request.tae is None:
+        raise ValueError(f"recipe {recipe.name!r} trains on TAE latents: pass --tae TAE_RUN_OR_CHECKPOINT")
+    tae_file = resolve_weights_file(request.tae)
+    stage = recipe.stage
+    init_state, norm = None, None
+    if request.resume:
+        stored = _read_run_file(request.run_dir)
+        if stored is None:
+            raise ValueError(f"--resume: {str(request.run_dir)!r} has no {RUN_FILE}")
+        norm = _stored_latent_norm(stored["config"], f"{request.run_dir / RUN_FILE}")
+    elif request.init is not None:
+        init = load_checkpoint(request.init)
+        init_recipe = init.trainer_state.get("run", {}).get("recipe")
+        if stage.init_from is not None and init_recipe != stage.init_from:
+            raise ValueError(
+                f"--init {str(request.init)!r} is a run of {init_recipe!r}; stage {recipe.name!r} initialises from a "
+                f"{stage.init_from!r} run"
+            )
+        init_state = init.ema_state if init.ema_state is not None else init.model_state
+        norm = _stored_latent_norm(init.trainer_state["run"]["config"], f"--init {str(request.init)!r}")
+    elif stage.init_from is not None:
+        raise ValueError(f"stage {recipe.name!r} initialises from a {stage.init_from!r} run: pass --init RUN_DIR")
+
+    cache_dir = request.latents or default_cache_dir(request.data_dir, tae_file=tae_file, buckets=stage.buckets)
+    tae = load_tae(tae_file, cfg=recipe.video.tae)
+    build_latent_cache(request.data_dir, tae=tae, buckets=stage.buckets, cache_dir=cache_dir, progress=request.progress)
+    del tae
+    if norm is None:
+        norm = measure_latent_norm(LatentDataset(cache_dir, split="train"))
+    video_cfg = with_latent_norm(recipe.video, shift=norm[0], scale=norm[1])
+    args = {**args, "latents": str(cache_dir), "tae_file": str(tae_file)}
+    if not request.resume:
+        config = config_to_dict(recipe)
+        config["video"] = config_to_dict(video_cfg)
+        _write_run_file(request.run_dir, {"recipe": recipe.name, "config": config, "args": args})
+    return train_t2v(
+        recipe, cache_dir=cache_dir, run_dir=request.run_dir, video_cfg=video_cfg, init_state=init_state,
+        resume=request.resume, run_info={"args": args}, progress=request.progress,
+    )
+
+
+def describe_recipes() -> list[tuple[str, str]]:
+    """``(name, description)`` of every recipe, for ``--list``."""
+    from moviegen.train.recipes import RECIPES
+
+    return [(name, fn().description) for name, fn in RECIPES.items()]
+
+
+__all__ = ["RUN_FILE", "TrainRequest", "check_run_dir", "describe_recipes", "run_training"]

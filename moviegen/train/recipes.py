@@ -1,0 +1,284 @@
+"""Training recipes of the embedded default and of the unit tests, as plain preset functions (STYLE rule 15).
+
+* ``tae-tiny`` / ``tae-debug``: the temporal autoencoder on random spatio-temporal crops of the world's videos and
+  images (SPEC 1.2 objective: reconstruction, perceptual, KL, outlier penalty).
+* ``t2v-tiny-t2i-lowres`` -> ``t2v-tiny-t2iv-lowres`` -> ``t2v-tiny-t2iv``: the SPEC 5.1 stage schedule scaled down
+  (low-resolution text-to-image warm-up, low-resolution joint image+video, full-resolution joint), each stage
+  initialised from the previous one (``--init RUN_DIR``) with its positional tables expanded. ``t2v-debug`` is one
+  small joint stage for tests.
+
+:data:`RECIPES` (name -> preset function) is the only string-to-object mapping; the CLI lists and runs it.
+
+Step counts were sized on the 2-core CPU this project is developed on (see ``docs/training.md`` for the
+measurements); ``--steps``, ``--batch-size`` and ``--lr`` override them.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+
+from moviegen.configs.presets import MovieGenVideoConfig, video_debug, video_tiny
+from moviegen.data.buckets import BucketConfig, buckets_tiny, buckets_tiny_lowres
+from moviegen.data.loader import TextMode
+from moviegen.flow.config import FlowConfig
+from moviegen.tae.config import TAEConfig, tae_debug, tae_tiny
+from moviegen.tae.loss import TAELossConfig
+from moviegen.train.config import OptimConfig, TrainConfig
+
+
+@dataclass(frozen=True, kw_only=True)
+class CropConfig:
+    """Random training crops of the TAE: ``frames`` x ``height`` x ``width`` pixels (images: 1 frame).
+
+    Each dimension must divide by the TAE's compression there, so every crop encodes to whole latents.
+    """
+
+    frames: int
+    height: int
+    width: int
+
+    def __post_init__(self) -> None:
+        if min(self.frames, self.height, self.width) < 1:
+            raise ValueError(f"crop sizes must be >= 1, got {self.frames}x{self.height}x{self.width} (TxHxW)")
+
+
+@dataclass(frozen=True, kw_only=True)
+class TAERecipe:
+    """Training of the temporal autoencoder.
+
+    Args:
+        name: the recipe name (``RECIPES`` key).
+        description: one line for ``moviegen train --list``.
+        tae: the architecture.
+        loss: the objective. The discriminator is off by default: on the 2-core CPU budget it would cost a second
+            network's forward and backward per step (about +60% step time) for a gain the paper attributes to
+            large-scale training; turn it on with ``discriminator_weight > 0`` (it is then trained by the same loop).
+        crop: the random crop of every training clip.
+        buckets: how the world's files are loaded before cropping (native sizes, the central ``frame_counts``).
+        train: loop settings.
+        optim: optimizer settings.
+    """
+
+    name: str
+    description: str
+    tae: TAEConfig
+    loss: TAELossConfig
+    crop: CropConfig
+    buckets: BucketConfig
+    train: TrainConfig
+    optim: OptimConfig
+
+    def __post_init__(self) -> None:
+        s, t = self.tae.spatial_compression, self.tae.temporal_compression
+        if self.crop.height % s or self.crop.width % s or self.crop.frames % t:
+            raise ValueError(
+                f"crop {self.crop.frames}x{self.crop.height}x{self.crop.width} (TxHxW) must divide by the TAE's "
+                f"compression {t}x{s}x{s}"
+            )
+        for width, height in self.buckets.sizes:
+            if width < self.crop.width or height < self.crop.height:
+                raise ValueError(
+                    f"bucket size {width}x{height} is smaller than the crop {self.crop.width}x{self.crop.height}"
+                )
+        if self.buckets.frame_counts and min(self.buckets.frame_counts) < self.crop.frames:
+            raise ValueError(
+                f"bucket frame counts {self.buckets.frame_counts} must be >= the crop's {self.crop.frames} frames"
+            )
+
+
+@dataclass(frozen=True, kw_only=True)
+class Stage:
+    """One stage of the text-to-video schedule (SPEC 5.1).
+
+    Args:
+        name: the stage (``t2i-lowres``, ``t2iv-lowres``, ``t2iv``).
+        buckets: the buckets the latents are cached at.
+        images_only: train on image batches only (the T2I warm-up).
+        image_ratio: image batches per video batch in joint stages (paper: 1:10 = 0.1); None keeps the data's mix.
+        init_from: the recipe whose run initialises this stage (``--init`` must be given), or None.
+        text_mode: which text each sample trains with (dense caption, short prompts, or both).
+    """
+
+    name: str
+    buckets: BucketConfig
+    images_only: bool = False
+    image_ratio: float | None = None
+    init_from: str | None = None
+    text_mode: TextMode = TextMode.MIXED
+
+
+@dataclass(frozen=True, kw_only=True)
+class T2VRecipe:
+    """Training of the text-to-video transformer (with its trainable text parts) on cached TAE latents.
+
+    Args:
+        name: the recipe name.
+        description: one line for ``--list``.
+        video: the model; its DiT positional tables are sized for this stage's token grid.
+        flow: training-time t sampling (and sigma_min).
+        stage: the data of this stage.
+        train: loop settings (EMA on).
+        optim: optimizer settings.
+        val_times: the fixed flow times of the deterministic validation loss.
+    """
+
+    name: str
+    description: str
+    video: MovieGenVideoConfig
+    flow: FlowConfig
+    stage: Stage
+    train: TrainConfig
+    optim: OptimConfig
+    val_times: tuple[float, ...] = (0.1, 0.3, 0.5, 0.7, 0.9)
+
+
+Recipe = TAERecipe | T2VRecipe
+
+
+# -- TAE ------------------------------------------------------------------------------------------------------------
+
+
+def tae_tiny_recipe() -> TAERecipe:
+    """The embedded default's TAE: ``tae_tiny`` on 16x48x48 crops (2 latent frames of 6x6; see docs/training.md for
+    why the crop is this small on a 2-core CPU)."""
+    base = buckets_tiny()
+    return TAERecipe(
+        name="tae-tiny",
+        description="TAE of the embedded default (tae_tiny) on 16-frame 48x48 crops of the world",
+        tae=tae_tiny(),
+        # [inferred] perceptual weight 0.1: our perceptual net is a fixed random VGG-style stack (no download), whose
+        # uncalibrated distance was ~17x the L1 term at weight 1 and drowned the reconstruction signal.
+        loss=TAELossConfig(perceptual_weight=0.1),
+        crop=CropConfig(frames=16, height=48, width=48),
+        buckets=replace(base, frame_counts=(32,)),  # decode the central 2 s; crops are drawn inside it
+        train=TrainConfig(steps=600, batch_size=2, checkpoint_every=100, val_every=200, val_batches=4),
+        optim=OptimConfig(lr=4e-4, warmup_steps=30),
+    )
+
+
+def tae_debug_recipe() -> TAERecipe:
+    """A seconds-long TAE run for tests: ``tae_debug`` on 4x16x16 crops of 32x32 frames."""
+    return TAERecipe(
+        name="tae-debug",
+        description="tests: tae_debug on 4-frame 16x16 crops (seconds on a CPU)",
+        tae=tae_debug(),
+        loss=TAELossConfig(perceptual_weight=0.0),
+        crop=CropConfig(frames=4, height=16, width=16),
+        buckets=BucketConfig(sizes=((32, 32),), frame_counts=(8,), fps=16, image=True),
+        train=TrainConfig(steps=6, batch_size=2, log_every=1, checkpoint_every=2, val_every=3, val_batches=1),
+        optim=OptimConfig(lr=1e-3),
+    )
+
+
+# -- text-to-video --------------------------------------------------------------------------------------------------
+
+
+def _with_tables(cfg: MovieGenVideoConfig, *, max_t: int, max_h: int, max_w: int) -> MovieGenVideoConfig:
+    return replace(cfg, dit=replace(cfg.dit, max_t=max_t, max_h=max_h, max_w=max_w))
+
+
+def _t2v_train(steps: int, *, batch_size: int) -> TrainConfig:
+    return TrainConfig(
+        steps=steps, batch_size=batch_size, ema_decay=0.999, checkpoint_every=250, val_every=250, val_batches=4
+    )
+
+
+def t2v_tiny_t2i_lowres() -> T2VRecipe:
+    """Stage 1: text-to-image at half resolution (64 px buckets), temporal table of 1 row, spatial tables of 8."""
+    # Half of dit_tiny's 16-row spatial tables: the next stages expand them 2x (8 -> 16), as the paper grows its
+    # tables between stages (SPEC 2.3). A 64x64 image is 4x4 tokens, 80x48 is 5x3.
+    return T2VRecipe(
+        name="t2v-tiny-t2i-lowres",
+        description="video-tiny stage 1/3: text-to-image warm-up on 64 px images (SPEC 5.1)",
+        video=_with_tables(video_tiny(), max_t=1, max_h=8, max_w=8),
+        flow=FlowConfig(),
+        stage=Stage(name="t2i-lowres", buckets=buckets_tiny_lowres(), images_only=True),
+        train=_t2v_train(1500, batch_size=8),
+        optim=OptimConfig(lr=3e-4, warmup_steps=50),
+    )
+
+
+def t2v_tiny_t2iv_lowres() -> T2VRecipe:
+    """Stage 2: joint images + videos at 64 px; the temporal table grows 1 -> 8 rows (4 s at 16 fps)."""
+    return T2VRecipe(
+        name="t2v-tiny-t2iv-lowres",
+        description="video-tiny stage 2/3: joint text-to-image/video at 64 px, init from stage 1 (--init)",
+        video=_with_tables(video_tiny(), max_t=8, max_h=8, max_w=8),
+        flow=FlowConfig(),
+        stage=Stage(
+            name="t2iv-lowres", buckets=buckets_tiny_lowres(), image_ratio=0.25, init_from="t2v-tiny-t2i-lowres"
+        ),
+        train=_t2v_train(1500, batch_size=4),
+        optim=OptimConfig(lr=2e-4, warmup_steps=20),
+    )
+
+
+def t2v_tiny_t2iv() -> T2VRecipe:
+    """Stage 3: joint images + videos at 128 px with ``video_tiny``'s full tables (spatial 8 -> 16 by 2x expansion)."""
+    return T2VRecipe(
+        name="t2v-tiny-t2iv",
+        description="video-tiny stage 3/3: joint text-to-image/video at 128 px, init from stage 2 (--init)",
+        video=video_tiny(),
+        flow=FlowConfig(),
+        # [inferred] 2 s clips only at 128 px: encoding the cache costs TAE time in proportion to frames on a CPU;
+        # the 64 px stage already trained on 2-4 s clips, and the temporal table keeps its 8 rows.
+        stage=Stage(
+            name="t2iv",
+            buckets=replace(buckets_tiny(), frame_counts=(32,)),
+            image_ratio=0.25,
+            init_from="t2v-tiny-t2iv-lowres",
+        ),
+        train=_t2v_train(1500, batch_size=2),
+        optim=OptimConfig(lr=1e-4, warmup_steps=20),
+    )
+
+
+def t2v_debug() -> T2VRecipe:
+    """A seconds-long joint stage for tests: ``video_debug`` (byte-encoder text) on 32x32, 8-frame clips."""
+    return T2VRecipe(
+        name="t2v-debug",
+        description="tests: video_debug, joint images/videos at 32x32 x 8 frames (seconds on a CPU)",
+        video=video_debug(),
+        flow=FlowConfig(),
+        stage=Stage(
+            name="t2iv-debug",
+            buckets=BucketConfig(sizes=((32, 32),), frame_counts=(8,), fps=16, image=True),
+            image_ratio=0.5,
+        ),
+        train=TrainConfig(
+            steps=6, batch_size=2, ema_decay=0.99, log_every=1, checkpoint_every=2, val_every=3, val_batches=1
+        ),
+        optim=OptimConfig(lr=1e-3),
+    )
+
+
+RECIPES: dict[str, Callable[[], Recipe]] = {
+    "tae-tiny": tae_tiny_recipe,
+    "tae-debug": tae_debug_recipe,
+    "t2v-tiny-t2i-lowres": t2v_tiny_t2i_lowres,
+    "t2v-tiny-t2iv-lowres": t2v_tiny_t2iv_lowres,
+    "t2v-tiny-t2iv": t2v_tiny_t2iv,
+    "t2v-debug": t2v_debug,
+}
+
+
+def get_recipe(name: str) -> Recipe:
+    """The recipe called ``name``.
+
+    Raises:
+        ValueError: naming the valid recipes.
+    """
+    if name not in RECIPES:
+        raise ValueError(f"unknown recipe {name!r}; expected one of: {', '.join(RECIPES)}")
+    return RECIPES[name]()
+
+
+def with_overrides(
+    recipe: Recipe, *, steps: int | None = None, batch_size: int | None = None, lr: float | None = None,
+    bf16: bool | None = None, seed: int | None = None,
+) -> Recipe:
+    """The recipe with CLI overrides applied (None leaves a value as the recipe sets it)."""
+    train = recipe.train
+    updates = {"steps": steps, "batch_size": batch_size, "bf16": bf16, "seed": seed}
+    train = replace(train, **{k: v for k, v in updates.items() if v is not None})
+    optim = recipe.optim if lr is None else replace(recipe.optim, lr=lr, min_lr=min(recipe.optim.min_lr, lr))
+    return replace(recipe, train=train, optim=optim)

@@ -1,0 +1,274 @@
+"""Training the text-to-video transformer on cached TAE latents (SPEC 5.1, 3.1, 3.3).
+
+Per stage:
+
+1. encode the dataset once with the frozen TAE into a latent cache (:func:`moviegen.data.cache_latents`; reused by
+   every later run with the same data, TAE weights and buckets);
+2. build ``TextToVideo`` with the stage's positional-table sizes, initialised fresh or from the previous stage's
+   checkpoint with its tables expanded (:func:`expand_position_tables`, SPEC 2.3);
+3. train with the flow-matching loss (:class:`T2VStep`): captions replaced by "" with probability ``text_dropout``
+   (so the model learns the unconditional velocity of classifier-free guidance), noise and times drawn from the
+   step's generator (exact resume);
+4. validate deterministically (:class:`T2VValidation`): the same loss on held-out latents (posterior means) at a fixed
+   grid of times with fixed noise.
+
+Latents enter the model as ``(latent - shift_factor) * scaling_factor`` (``TAEConfig``). The first stage measures
+both on the training latents (mean and 1/std of the posterior means) and writes them into the run's config; later
+stages inherit them from their ``--init`` run, so the whole schedule and the sampler share one latent scale.
+"""
+
+import hashlib
+import math
+import warnings
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from moviegen.configs.presets import MovieGenVideoConfig
+from moviegen.configs.serialize import config_to_dict
+from moviegen.data.buckets import Bucket, BucketConfig
+from moviegen.data.dataset import VideoDataset
+from moviegen.data.latent_cache import LatentBatch, LatentBatchIterator, LatentDataset, LatentSample, cache_latents
+from moviegen.data.manifest import read_manifest
+from moviegen.data.sampler import BucketBatchSampler
+from moviegen.flow.loss import flow_matching_loss
+from moviegen.flow.path import OTPath
+from moviegen.nn.embed import interpolate_table
+from moviegen.tae.model import TemporalAutoencoder
+from moviegen.train.loop import Trainer, TrainResult
+from moviegen.train.recipes import T2VRecipe
+from moviegen.train.state import step_generator
+from moviegen.video.model import TextToVideo
+
+_STREAM_DROPOUT, _STREAM_FLOW = 0, 1
+_POS_KEYS = {"dit.pos_embed.pos_t": "max_t", "dit.pos_embed.pos_h": "max_h", "dit.pos_embed.pos_w": "max_w"}
+
+
+# -- latents --------------------------------------------------------------------------------------------------------
+
+
+def load_tae(weights_file: str | Path, *, cfg: Any) -> TemporalAutoencoder:
+    """The frozen TAE from a ``.safetensors`` weights file (ValueError if it does not fit ``cfg``)."""
+    from safetensors.torch import load_file
+
+    tae = TemporalAutoencoder(cfg)
+    try:
+        tae.load_state_dict(load_file(str(weights_file)))
+    except RuntimeError as err:
+        raise ValueError(f"TAE weights {str(weights_file)!r} do not fit the recipe's TAE config: {err}") from err
+    tae.requires_grad_(False)
+    return tae.eval()
+
+
+def default_cache_dir(data_dir: str | Path, *, tae_file: str | Path, buckets: BucketConfig) -> Path:
+    """``DATA_DIR/latents/<key>``: one cache per (TAE weights, bucket config), shared by every stage and run."""
+    digest = hashlib.sha256(Path(tae_file).read_bytes())
+    digest.update(repr(config_to_dict(buckets)).encode())
+    return Path(data_dir) / "latents" / digest.hexdigest()[:16]
+
+
+def build_latent_cache(
+    data_dir: str | Path, *, tae: TemporalAutoencoder, buckets: BucketConfig, cache_dir: str | Path, progress: bool
+) -> Path:
+    """Encode every sample (all splits) of ``data_dir`` at ``buckets`` into ``cache_dir`` (resumes, or no-op)."""
+    dataset = VideoDataset(read_manifest(data_dir), buckets=buckets)
+    return cache_latents(dataset, tae, cache_dir, progress=progress)
+
+
+@torch.no_grad()
+def measure_latent_norm(dataset: LatentDataset) -> tuple[float, float]:
+    """``(shift, scale)`` = (mean, 1 / std) over every value of the cached posterior means."""
+    total, total_sq, count = 0.0, 0.0, 0
+    for i in range(len(dataset)):
+        mean = dataset.load(i).mean_CTHW.double()
+        total, total_sq, count = total + float(mean.sum()), total_sq + float(mean.square().sum()), count + mean.numel()
+    if count == 0:
+        raise ValueError(f"latent cache {dataset.cache_dir} is empty")
+    mu = total / count
+    std = math.sqrt(max(total_sq / count - mu * mu, 1e-12))
+    return mu, 1.0 / std
+
+
+def with_latent_norm(cfg: MovieGenVideoConfig, *, shift: float, scale: float) -> MovieGenVideoConfig:
+    return replace(cfg, tae=replace(cfg.tae, shift_factor=shift, scaling_factor=scale))
+
+
+class ImagesOnly:
+    """A latent dataset with its video samples hidden (the T2I stage); same interface as the dataset."""
+
+    def __init__(self, dataset: LatentDataset) -> None:
+        self.dataset, self.skips = dataset, dataset.skips
+        self.bucket_of: list[Bucket | None] = [b if b is not None and b.is_image else None for b in dataset.bucket_of]
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def source(self, i: int) -> str:
+        return self.dataset.source(i)
+
+    def load(self, i: int) -> LatentSample:
+        return self.dataset.load(i)
+
+
+# -- model ----------------------------------------------------------------------------------------------------------
+
+
+@torch.no_grad()
+def expand_position_tables(state: dict[str, torch.Tensor], *, cfg: MovieGenVideoConfig) -> dict[str, torch.Tensor]:
+    """Resize the DiT's positional tables in ``state`` to ``cfg``'s sizes by interpolation (SPEC 2.3).
+
+    Doubling a spatial table keeps each token's embedding at the same relative place of the frame; a 1-row temporal
+    table (image-only stage) is repeated over time. Tables never shrink.
+
+    Raises:
+        ValueError: a table larger than the config's, or missing.
+    """
+    out = dict(state)
+    for key, field in _POS_KEYS.items():
+        if key not in state:
+            raise ValueError(f"checkpoint has no positional table {key!r}")
+        rows, target = state[key].shape[0], getattr(cfg.dit, field)
+        if rows > target:
+            raise ValueError(f"{key} has {rows} rows, more than this stage's {field}={target}; tables only grow")
+        if rows != target:
+            out[key] = interpolate_table(state[key], target)
+    return out
+
+
+# -- loss and validation --------------------------------------------------------------------------------------------
+
+
+def _x1(latent_BCTHW: torch.Tensor, *, cfg: MovieGenVideoConfig) -> torch.Tensor:
+    return cfg.tae.normalize_latent(latent_BCTHW)
+
+
+class T2VStep:
+    """``loss_fn(model, batch, step)``: flow matching with text dropout (see the module docstring)."""
+
+    def __init__(self, *, cfg: MovieGenVideoConfig, path: OTPath, recipe: T2VRecipe) -> None:
+        self.cfg, self.path, self.recipe = cfg, path, recipe
+
+    def __call__(self, model: TextToVideo, batch: LatentBatch, step: int) -> tuple[torch.Tensor, dict[str, Any]]:
+        seed, p = self.recipe.train.seed, self.recipe.train.text_dropout
+        keep = torch.rand(len(batch.texts), generator=step_generator(seed, step, stream=_STREAM_DROPOUT)) >= p
+        texts = [text if k else "" for text, k in zip(batch.texts, keep.tolist(), strict=True)]
+        param = next(model.parameters())
+        x1 = _x1(batch.latent_BCTHW.to(param.device), cfg=self.cfg)
+        text = model.encode_text(texts, fps=batch.fps, camera_motion=batch.camera)
+        out = flow_matching_loss(
+            lambda xt, t: model(xt, t_B=t, text=text),
+            x1,
+            path=self.path,
+            sampling=self.recipe.flow.timestep_sampling,
+            generator=step_generator(seed, step, stream=_STREAM_FLOW),
+        )
+        return out.loss, {"dropped_texts": float((~keep).sum())}
+
+
+class T2VValidation:
+    """Flow-matching loss on held-out latents at fixed times with fixed noise (deterministic; lower is better)."""
+
+    def __init__(self, dataset: LatentDataset, *, cfg: MovieGenVideoConfig, path: OTPath, recipe: T2VRecipe) -> None:
+        self.cfg, self.path, self.times = cfg, path, recipe.val_times
+        bs, by_bucket = recipe.train.batch_size, {}
+        for i, bucket in enumerate(dataset.bucket_of):
+            if bucket is not None and (not recipe.stage.images_only or bucket.is_image):
+                by_bucket.setdefault(bucket, []).append(i)
+        self.batches: list[list[LatentSample]] = []
+        for bucket in sorted(by_bucket):
+            members = by_bucket[bucket]
+            for k in range(0, len(members), bs):
+                if len(self.batches) < recipe.train.val_batches:
+                    self.batches.append([dataset.load(i) for i in members[k : k + bs]])
+        self.seed = recipe.train.seed
+
+    def __len__(self) -> int:
+        return len(self.batches)
+
+    @torch.no_grad()
+    def __call__(self, model: TextToVideo) -> dict[str, float]:
+        param = next(model.parameters())
+        per_time = {t: [] for t in self.times}
+        for n, samples in enumerate(self.batches):
+            x1 = _x1(torch.stack([s.mean_CTHW for s in samples]).to(param.device), cfg=self.cfg)
+            captions, cameras = [s.caption for s in samples], [s.camera for s in samples]
+            text = model.encode_text(captions, fps=samples[0].fps, camera_motion=cameras)
+            for k, t_value in enumerate(self.times):
+                gen = step_generator(self.seed, n, stream=1000 + k)
+                x0 = torch.randn(x1.shape, generator=gen).to(x1)
+                t = torch.full((x1.shape[0],), t_value, device=x1.device)
+                out = flow_matching_loss(lambda xt, tt: model(xt, t_B=tt, text=text), x1, path=self.path, t=t, x0=x0)
+                per_time[t_value].append(float(out.loss))
+        metrics = {f"loss_t{t:g}": sum(v) / len(v) for t, v in per_time.items()}
+        metrics["loss"] = sum(metrics.values()) / len(metrics)
+        return metrics
+
+
+# -- the run --------------------------------------------------------------------------------------------------------
+
+
+def train_t2v(
+    recipe: T2VRecipe,
+    *,
+    cache_dir: str | Path,
+    run_dir: str | Path,
+    video_cfg: MovieGenVideoConfig,
+    init_state: dict[str, torch.Tensor] | None = None,
+    resume: bool = False,
+    run_info: dict[str, Any] | None = None,
+    progress: bool = True,
+) -> TrainResult:
+    """Run a text-to-video stage on a finished latent cache.
+
+    Args:
+        recipe: the stage.
+        cache_dir: the latent cache (at ``recipe.stage.buckets``).
+        run_dir: the run directory.
+        video_cfg: ``recipe.video`` with the latent shift/scale resolved.
+        init_state: the previous stage's weights (tables are expanded here), or None for a fresh init.
+        resume: continue the run in ``run_dir``.
+        run_info: extra JSON stored with every checkpoint.
+        progress: show progress bars.
+    """
+    cfg = recipe.train
+    torch.manual_seed(cfg.seed)
+    model = TextToVideo(video_cfg)
+    model.init_weights()
+    if init_state is not None:
+        model.load_trainable_state_dict(expand_position_tables(init_state, cfg=video_cfg))
+    path = OTPath(sigma_min=recipe.flow.sigma_min)
+
+    train_data: Any = LatentDataset(cache_dir, split="train")
+    if recipe.stage.images_only:
+        train_data = ImagesOnly(train_data)
+    sampler = BucketBatchSampler(
+        train_data.bucket_of,
+        batch_size=cfg.batch_size,
+        seed=cfg.seed,
+        image_ratio=None if recipe.stage.images_only else recipe.stage.image_ratio,
+    )
+    batches = LatentBatchIterator(train_data, sampler, text_mode=recipe.stage.text_mode, seed=cfg.seed)
+    val_fn = None
+    if cfg.val_every:
+        try:
+            val_fn = T2VValidation(LatentDataset(cache_dir, split="heldout"), cfg=video_cfg, path=path, recipe=recipe)
+        except ValueError as err:
+            warnings.warn(f"validation is off: {err}")
+        if val_fn is not None and len(val_fn) == 0:
+            warnings.warn("validation is off: no held-out sample fits this stage's buckets")
+            val_fn = None
+    info = {"recipe": recipe.name, "config": config_to_dict(replace(recipe, video=video_cfg)), **(run_info or {})}
+    trainer = Trainer(
+        model,
+        loss_fn=T2VStep(cfg=video_cfg, path=path, recipe=recipe),
+        batches=batches,
+        cfg=cfg,
+        optim=recipe.optim,
+        run_dir=run_dir,
+        val_fn=val_fn,
+        run_info=info,
+        progress=progress,
+    )
+    return trainer.run(resume=resume)

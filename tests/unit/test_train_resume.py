@@ -1,0 +1,168 @@
+"""End to end: `moviegen train` / `moviegen average` on a tiny fixture dataset, and exact resume after SIGKILL."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from safetensors.torch import load_file, save_file
+
+import moviegen
+from moviegen.cli import main
+from moviegen.io.media import write_image, write_video
+from moviegen.tae.config import tae_debug
+from moviegen.tae.model import TemporalAutoencoder
+from moviegen.train.checkpoint import latest_checkpoint, load_checkpoint
+
+COLOURS = [(220, 40, 40), (40, 180, 60), (50, 90, 230), (240, 220, 50)]
+
+
+def write_fixture_dataset(root: Path, *, size: int = 32, num_frames: int = 10) -> Path:
+    """13 tiny samples in the world format: 6 train videos, 4 train images, 2 held-out videos, 1 held-out image."""
+    root.mkdir(parents=True, exist_ok=True)
+    specs = [("video", "train")] * 6 + [("image", "train")] * 4 + [("video", "heldout")] * 2 + [("image", "heldout")]
+    lines = []
+    for n, (kind, split) in enumerate(specs):
+        colour = COLOURS[n % len(COLOURS)]
+        frames = np.full((num_frames if kind == "video" else 1, size, size, 3), 128, np.uint8)
+        for t in range(frames.shape[0]):
+            x = (3 * n + 2 * t) % (size - 8)
+            frames[t, 10:18, x : x + 8] = colour
+        rel = f"{kind}s/{n:03d}.{'mp4' if kind == 'video' else 'png'}"
+        (root / rel).parent.mkdir(exist_ok=True)
+        if kind == "video":
+            write_video(root / rel, frames, fps=16)
+        else:
+            write_image(root / rel, frames[0])
+        lines.append(
+            {
+                "id": f"{n:03d}", "path": rel, "kind": kind, "split": split, "width": size, "height": size,
+                "fps": 16 if kind == "video" else None, "num_frames": frames.shape[0],
+                "caption": f"A square of colour {colour} moves right on a gray floor.",
+                "prompts": [f"a square moving right, number {n}"], "camera": "static" if n % 2 else "pan left",
+            }
+        )
+    (root / "manifest.jsonl").write_text("".join(json.dumps(line) + "\n" for line in lines))
+    return root
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory) -> Path:
+    return write_fixture_dataset(tmp_path_factory.mktemp("world"))
+
+
+@pytest.fixture(scope="module")
+def tae_file(tmp_path_factory) -> Path:
+    torch.manual_seed(0)
+    path = tmp_path_factory.mktemp("tae") / "tae.safetensors"
+    save_file(TemporalAutoencoder(tae_debug()).state_dict(), path)
+    return path
+
+
+def _losses(run_dir: Path) -> dict[int, float]:
+    records = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+    return {r["step"]: r["loss"] for r in records if "loss" in r}
+
+
+def _t2v_args(world: Path, tae_file: Path, run_dir: Path, steps: int) -> list[str]:
+    return ["train", "t2v-debug", "--data", str(world), "--tae", str(tae_file), "-o", str(run_dir),
+            "--steps", str(steps), "--no-progress"]
+
+
+@pytest.mark.slow
+def test_a_killed_run_resumes_exactly(world, tae_file, tmp_path):
+    steps = 6  # t2v-debug: constant LR, checkpoint every 2 steps
+    assert main(_t2v_args(world, tae_file, tmp_path / "full", steps)) == 0  # also builds the latent cache
+    reference = _losses(tmp_path / "full")
+    assert sorted(reference) == list(range(1, steps + 1))
+
+    # The victim asks for many steps so that it is surely still running when its first checkpoint lands.
+    run_dir = tmp_path / "killed"
+    repo = str(Path(moviegen.__file__).parents[1])  # the child must import this checkout
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([repo, os.environ.get("PYTHONPATH", "")])}
+    victim = subprocess.Popen(
+        [sys.executable, "-m", "moviegen", *_t2v_args(world, tae_file, run_dir, 1000)],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )
+    deadline = time.monotonic() + 120
+    try:
+        while latest_checkpoint(run_dir) is None:
+            if victim.poll() is not None:
+                pytest.fail(f"the training subprocess exited early: {victim.stderr.read().decode()[-2000:]}")
+            if time.monotonic() > deadline:
+                pytest.fail("no checkpoint within 120 s")
+            time.sleep(0.02)  # polling for the file, not timing the test
+    finally:
+        victim.send_signal(signal.SIGKILL)
+        victim.wait()
+        victim.stderr.close()
+    killed_at = load_checkpoint(run_dir).step
+    assert 1 <= killed_at < steps
+
+    assert main([*_t2v_args(world, tae_file, run_dir, steps), "--resume"]) == 0
+    resumed = _losses(run_dir)
+    assert sorted(resumed) == list(range(1, steps + 1))  # steps after the checkpoint are not duplicated
+    for step in range(killed_at + 1, steps + 1):
+        assert resumed[step] == pytest.approx(reference[step], abs=1e-6, rel=0), step
+    full, again = load_checkpoint(tmp_path / "full"), load_checkpoint(run_dir)
+    for key, value in full.model_state.items():
+        torch.testing.assert_close(again.model_state[key], value, rtol=0, atol=1e-6)
+
+
+def test_cli_list_and_help(capsys):
+    assert main(["train", "--list"]) == 0
+    listed = capsys.readouterr().out
+    for name in ("tae-tiny", "t2v-tiny-t2i-lowres", "t2v-tiny-t2iv-lowres", "t2v-tiny-t2iv", "t2v-debug"):
+        assert name in listed
+    for command in ("train", "average"):
+        with pytest.raises(SystemExit) as exit_info:
+            main([command, "--help"])
+        assert exit_info.value.code == 0
+        assert "examples:" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["train", "t2v-huge", "--data", "{world}", "-o", "{tmp}/r"], "unknown recipe 't2v-huge'; expected one of"),
+        (["train", "tae-debug", "--data", "{tmp}/nowhere", "-o", "{tmp}/r"], "is not a directory"),
+        (["train", "tae-debug", "--data", "{world}", "-o", "{tmp}/r", "--resume"], "no checkpoint to resume"),
+        (["train", "t2v-debug", "--data", "{world}", "-o", "{tmp}/r"], "pass --tae"),
+        (["train", "t2v-tiny-t2iv", "--data", "{world}", "-o", "{tmp}/r", "--tae", "{tae}"], "pass --init"),
+        (["train", "tae-debug", "--data", "{world}", "-o", "{tmp}/r", "--tae", "{tae}"], "--tae applies to"),
+        (["average", "{tae}", "-o", "{tmp}/avg.pt"], "must name a .safetensors file"),
+    ],
+)
+def test_cli_errors_name_the_bad_value(args, message, world, tae_file, tmp_path, capsys):
+    args = [a.format(world=world, tmp=tmp_path, tae=tae_file) for a in args]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.startswith(f"moviegen {args[0]}: error:")
+
+
+def test_cli_two_step_run_then_average(world, tmp_path, capsys):
+    run_dir = tmp_path / "tae"
+    assert main(["train", "tae-debug", "--data", str(world), "-o", str(run_dir), "--steps", "2", "--no-progress"]) == 0
+    ckpt = load_checkpoint(run_dir)
+    assert ckpt.step == 2 and ckpt.trainer_state["run"]["recipe"] == "tae-debug"
+    assert json.loads((run_dir / "run.json").read_text())["recipe"] == "tae-debug"
+    assert [json.loads(line)["step"] for line in (run_dir / "metrics.jsonl").read_text().splitlines()][:2] == [1, 2]
+    TemporalAutoencoder(tae_debug()).load_state_dict(ckpt.model_state)  # the weights are a loadable TAE
+
+    # Same directory, other recipe: refused. Same recipe without --resume: refused.
+    assert main(["train", "t2v-debug", "--data", str(world), "-o", str(run_dir), "--tae", str(run_dir)]) == 2
+    assert "holds a run of recipe 'tae-debug'" in capsys.readouterr().err
+    assert main(["train", "tae-debug", "--data", str(world), "-o", str(run_dir)]) == 2
+    assert "pass --resume" in capsys.readouterr().err
+
+    out = tmp_path / "avg.safetensors"
+    assert main(["average", str(run_dir), str(ckpt.path), "-o", str(out)]) == 0
+    averaged = load_file(out)
+    for key, value in ckpt.model_state.items():
+        torch.testing.assert_close(averaged[key], value)
