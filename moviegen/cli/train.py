@@ -7,7 +7,9 @@ from pathlib import Path
 TRAIN_DESCRIPTION = """\
 Run a training recipe (SPEC 5). Recipes are presets (`moviegen train --list`):
 
-  tae-tiny                 the temporal autoencoder of the embedded default, on random 16x48x48 crops
+  tae-tiny-image           TAE of the embedded default, phase 1/3: an image autoencoder on single frames
+  tae-tiny                 phase 2/3: 16x48x48 clip crops                  (--init a tae-tiny-image run)
+  tae-tiny-full            phase 3/3: 8x96x96 crops, close to full frames  (--init a tae-tiny run)
   t2v-tiny-t2i-lowres      text-to-video stage 1/3: text-to-image warm-up at 64 px
   t2v-tiny-t2iv-lowres     stage 2/3: joint images + videos at 64 px      (--init a stage-1 run)
   t2v-tiny-t2iv            stage 3/3: joint images + videos at 128 px     (--init a stage-2 run)
@@ -19,16 +21,19 @@ that every later stage and run reuses.
 
 A run directory (-o) receives run.json (the resolved recipe), checkpoints/step_NNNNNNNN/ (safetensors + JSON;
 checkpoints/latest names the newest), metrics.jsonl (one line per step) and tb/ (TensorBoard). Ctrl-C or SIGTERM
-finishes the current step and writes a checkpoint; --resume continues exactly where it stopped (pass the same flags).
+finishes the current step and writes a checkpoint; --resume continues exactly where it stopped, with the flags
+the run was started with (run.json); only --steps may change, to extend a run.
 """
 
 TRAIN_EPILOG = """\
 examples:
   moviegen world -o world/ --num 200 --seed 0
-  moviegen train tae-tiny --data world/ -o runs/tae
-  moviegen train t2v-tiny-t2i-lowres  --data world/ --tae runs/tae -o runs/t2i
-  moviegen train t2v-tiny-t2iv-lowres --data world/ --tae runs/tae -o runs/t2iv-low --init runs/t2i
-  moviegen train t2v-tiny-t2iv        --data world/ --tae runs/tae -o runs/t2iv --init runs/t2iv-low
+  moviegen train tae-tiny-image --data world/ -o runs/tae-image
+  moviegen train tae-tiny       --data world/ -o runs/tae --init runs/tae-image
+  moviegen train tae-tiny-full  --data world/ -o runs/tae-full --init runs/tae
+  moviegen train t2v-tiny-t2i-lowres  --data world/ --tae runs/tae-full -o runs/t2i
+  moviegen train t2v-tiny-t2iv-lowres --data world/ --tae runs/tae-full -o runs/t2iv-low --init runs/t2i
+  moviegen train t2v-tiny-t2iv        --data world/ --tae runs/tae-full -o runs/t2iv --init runs/t2iv-low
   moviegen train tae-tiny --data world/ -o runs/tae --resume        continue an interrupted run
   moviegen train tae-debug --data world/ -o /tmp/run --steps 2        a smoke test
   tensorboard --logdir runs/                                         watch the curves

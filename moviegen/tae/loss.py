@@ -28,6 +28,7 @@ _ADAPTIVE_EPS, _ADAPTIVE_MAX = 1e-4, 1e4
 class ReconstructionLoss(Enum):
     L1 = "l1"  # |x - x_hat| (LDM, S1)
     L1_L2 = "l1_l2"  # |x - x_hat| + (x - x_hat)^2
+    L2 = "l2"  # (x - x_hat)^2: weights large errors (small, saturated objects) above many small ones (texture)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -94,7 +95,12 @@ def reconstruction_loss(
 ) -> torch.Tensor:
     """Pixel loss summed over ``C x H x W`` and averaged over the ``B x T`` frames."""
     diff = pred_BCTHW.float() - target_BCTHW.float()  # fp32 island: a sum over many pixels
-    per_pixel = diff.abs() if kind is ReconstructionLoss.L1 else diff.abs() + diff.square()
+    if kind is ReconstructionLoss.L1:
+        per_pixel = diff.abs()
+    elif kind is ReconstructionLoss.L2:
+        per_pixel = diff.square()
+    else:
+        per_pixel = diff.abs() + diff.square()
     num_frames = target_BCTHW.shape[0] * target_BCTHW.shape[2]
     return per_pixel.sum() / num_frames
 

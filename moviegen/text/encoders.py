@@ -307,8 +307,16 @@ def _load_hf_encoder(
     check_encoder_dir(path, expected_class=expected_class, model_types=model_types)
     from transformers import AutoTokenizer
 
+    from transformers.utils import logging as hf_logging
+
     kwargs = {} if dtype is None else {"dtype": dtype}  # transformers 5 name; 4.x calls it torch_dtype
-    model, info = model_class.from_pretrained(path, output_loading_info=True, local_files_only=True, **kwargs)
+    bar_was_on = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()  # its "Loading weights" bar is noise in generate and training logs
+    try:
+        model, info = model_class.from_pretrained(path, output_loading_info=True, local_files_only=True, **kwargs)
+    finally:
+        if bar_was_on:
+            hf_logging.enable_progress_bar()
     _check_loading_info(info, path=path, expected_class=expected_class)
     tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
     return HFTextEncoder(

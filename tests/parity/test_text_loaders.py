@@ -208,8 +208,13 @@ def test_loader_errors_name_path_and_expectation(ckpts, tmp_path):
         load_t5_encoder(broken, max_length=8)
 
 
-def test_minilm_loads_offline_and_paraphrases_are_closer():
+def test_minilm_loads_offline_quietly_and_paraphrases_are_closer(capsys):
+    from transformers.utils import logging as hf_logging
+
+    assert hf_logging.is_progress_bar_enabled()
     encoder = load_minilm_encoder(max_length=32)
+    assert "Loading weights" not in capsys.readouterr().err  # no bar in generate or training logs
+    assert hf_logging.is_progress_bar_enabled()  # the caller's setting is restored
     assert encoder.output_dim == 384 and not any(p.requires_grad for p in encoder.parameters())
     texts = [
         "a red circle bounces on a gray floor",

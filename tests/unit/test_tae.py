@@ -354,6 +354,8 @@ def test_reconstruction_loss_kinds():
     assert reconstruction_loss(pred, target_BCTHW=target).item() == pytest.approx(0.5 * pixels_per_frame)
     l1_l2 = reconstruction_loss(pred, target_BCTHW=target, kind=ReconstructionLoss.L1_L2).item()
     assert l1_l2 == pytest.approx((0.5 + 0.25) * pixels_per_frame)
+    l2 = reconstruction_loss(pred, target_BCTHW=target, kind=ReconstructionLoss.L2).item()
+    assert l2 == pytest.approx(0.25 * pixels_per_frame)
 
 
 def test_perceptual_loss_zero_on_identical_positive_otherwise_and_seeded():

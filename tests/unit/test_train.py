@@ -385,3 +385,16 @@ def test_recipes_are_valid_and_overridable():
     assert (recipe.train.steps, recipe.train.batch_size, recipe.optim.lr) == (7, 3, 5e-4)
     with pytest.raises(ValueError, match="unknown recipe 'nope'"):
         get_recipe("nope")
+
+
+def test_tae_crops_are_whole_latents_or_single_frames():
+    from dataclasses import replace
+
+    from moviegen.train.recipes import CropConfig, get_recipe
+
+    recipe = get_recipe("tae-tiny")
+    frames = [replace(recipe, crop=CropConfig(frames=t, height=48, width=48)).crop.frames for t in (1, 8, 16)]
+    assert frames == [1, 8, 16]  # one frame is an image-autoencoder crop; others are whole latent frames
+    for t, h in ((4, 48), (16, 44)):
+        with pytest.raises(ValueError, match=f"crop {t}x{h}x48 .* must divide by the TAE's compression 8x8x8"):
+            replace(recipe, crop=CropConfig(frames=t, height=h, width=48))

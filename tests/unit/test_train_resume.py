@@ -166,3 +166,51 @@ def test_cli_two_step_run_then_average(world, tmp_path, capsys):
     averaged = load_file(out)
     for key, value in ckpt.model_state.items():
         torch.testing.assert_close(averaged[key], value)
+
+
+def test_export_then_generate_from_the_exported_checkpoint(world, tae_file, tmp_path, capsys):
+    from moviegen.video.checkpoint import load_video_checkpoint
+
+    run_dir = tmp_path / "t2v"
+    assert main(_t2v_args(world, tae_file, run_dir, 2)) == 0
+    out = tmp_path / "model"
+    assert main(["export", "--t2v", str(run_dir), "--tae", str(tae_file), "-o", str(out)]) == 0
+    loaded = load_video_checkpoint(out)
+    # The card records the recipe chain and the latent normalisation the stage measured.
+    assert [stage["recipe"] for stage in loaded.card["recipe"]] == ["t2v-debug"]
+    assert loaded.card["recipe"][0]["steps"] == 2
+    run_cfg = json.loads((run_dir / "run.json").read_text())["config"]["video"]["tae"]
+    assert loaded.cfg.tae.scaling_factor == run_cfg["scaling_factor"] != 1.0
+    # Defaults are what the stage trained on: its 32x32 bucket and 8-frame clips at 16 fps.
+    assert (loaded.defaults.width, loaded.defaults.height, loaded.defaults.fps) == (32, 32, 16)
+    assert loaded.defaults.num_frames == 8
+    # The exported EMA weights are the run's.
+    ema = load_checkpoint(run_dir).ema_state
+    exported = loaded.model.trainable_state_dict()
+    assert all(torch.allclose(exported[k], v.float(), atol=1e-3, rtol=1e-3) for k, v in ema.items())
+    video = tmp_path / "out.mp4"
+    assert main(["generate", "a red circle", "--checkpoint", str(out), "--steps", "2", "-o", str(video),
+                 "--seed", "1", "--no-progress"]) == 0
+    assert video.is_file()
+
+
+def test_export_rejects_a_tae_run(world, tmp_path):
+    run_dir = tmp_path / "tae"
+    assert main(["train", "tae-debug", "--data", str(world), "-o", str(run_dir), "--steps", "1", "--no-progress"]) == 0
+    assert main(["export", "--t2v", str(run_dir), "--tae", str(run_dir), "-o", str(tmp_path / "m")]) == 2
+
+
+def test_resume_keeps_the_flags_the_run_started_with(world, tae_file, tmp_path, capsys):
+    run_dir = tmp_path / "t2v"
+    first = ["train", "t2v-debug", "--data", str(world), "-o", str(run_dir), "--no-progress"]
+    assert main([*first, "--tae", str(tae_file), "--steps", "2", "--lr", "2e-3", "--seed", "5"]) == 0
+    # A contradicting flag is refused, naming both values; nothing is trained.
+    assert main([*first, "--resume", "--lr", "1e-3"]) == 2
+    err = capsys.readouterr().err
+    assert "--lr 0.001 differs from the run's 0.002" in err and "run.json" in err
+    assert load_checkpoint(run_dir).step == 2
+    # Left-out flags (--tae, --lr, --seed) come from run.json; --steps may extend the run.
+    assert main([*first, "--resume", "--steps", "3"]) == 0
+    resumed = load_checkpoint(run_dir)
+    assert resumed.step == 3
+    assert resumed.trainer_state["run"]["args"]["lr"] == 2e-3 and resumed.trainer_state["run"]["args"]["seed"] == 5

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Rebuild the embedded default (moviegen/assets/video-tiny/) from nothing, with the recipes' own step counts.
+# This is exactly the chain that produced the shipped weights; measured times on a 2-core CPU are in
+# docs/training.md. Re-running it skips finished stages and resumes an interrupted one.
+# Usage: tools/train_embedded_default.sh [RUNS_DIR]
+set -euo pipefail
+R=${1:-runs/default}
+mkdir -p "$R"
+
+stage() {  # stage NAME RUN_DIR ARGS...: train unless RUN_DIR/DONE exists; resume when a checkpoint is there
+  local recipe=$1 run=$2; shift 2
+  if [[ -e "$run/DONE" ]]; then echo "== $recipe: done ($run)"; return; fi
+  local resume=()
+  [[ -e "$run/checkpoints/latest" ]] && resume=(--resume)
+  echo "== $recipe -> $run  $(date -u +%H:%M:%S)"
+  SECONDS=0
+  moviegen train "$recipe" --data "$R/world" -o "$run" --no-progress "${resume[@]}" "$@"
+  echo "$SECONDS" > "$run/DONE"
+  echo "== $recipe: ${SECONDS}s"
+}
+
+[[ -e "$R/world/manifest.jsonl" ]] || moviegen world -o "$R/world" --num 1000 --seed 0
+stage tae-tiny-image       "$R/tae-image"
+stage tae-tiny             "$R/tae"      --init "$R/tae-image"
+stage tae-tiny-full        "$R/tae-full" --init "$R/tae"
+stage t2v-tiny-t2i-lowres  "$R/t2i"      --tae "$R/tae-full"
+stage t2v-tiny-t2iv-lowres "$R/t2iv-low" --tae "$R/tae-full" --init "$R/t2i"
+stage t2v-tiny-t2iv        "$R/t2iv"     --tae "$R/tae-full" --init "$R/t2iv-low"
+moviegen export --t2v "$R/t2iv" --tae "$R/tae-full" -o "$R/video-tiny"
+# Each eval writes its own folder and merges its metrics into the card. The sampler study takes one prompt: its
+# 1000-step reference plus 870 study steps cost about 10 minutes per prompt on 2 cores.
+moviegen eval tae       --checkpoint "$R/video-tiny" --data "$R/world" -o "$R/eval/tae" --update-card --no-progress
+moviegen eval adherence --checkpoint "$R/video-tiny" -o "$R/eval/adherence" --update-card --no-progress
+moviegen eval sampler   --checkpoint "$R/video-tiny" -o "$R/eval/sampler" --update-card --no-progress --num 1
+echo "to ship: cp $R/video-tiny/* moviegen/assets/video-tiny/"
