@@ -306,7 +306,6 @@ def _load_hf_encoder(
     expected_class = model_class.__name__ if expected_class is None else expected_class
     check_encoder_dir(path, expected_class=expected_class, model_types=model_types)
     from transformers import AutoTokenizer
-
     from transformers.utils import logging as hf_logging
 
     kwargs = {} if dtype is None else {"dtype": dtype}  # transformers 5 name; 4.x calls it torch_dtype
