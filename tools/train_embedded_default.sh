@@ -27,8 +27,8 @@ stage t2v-tiny-t2i-lowres  "$R/t2i"      --tae "$R/tae-full"
 stage t2v-tiny-t2iv-lowres "$R/t2iv-low" --tae "$R/tae-full" --init "$R/t2i"
 stage t2v-tiny-t2iv        "$R/t2iv"     --tae "$R/tae-full" --init "$R/t2iv-low"
 moviegen export --t2v "$R/t2iv" --tae "$R/tae-full" -o "$R/video-tiny"
-# Each eval writes its own folder and merges its metrics into the card. The sampler study takes one prompt: its
-# 1000-step reference plus 870 study steps cost about 10 minutes per prompt on 2 cores.
+# Each eval writes its own folder and merges its metrics into the card. The sampler study takes one prompt (its
+# 1000-step reference plus 870 study steps, guided): about 2 minutes on 2 idle cores.
 moviegen eval tae       --checkpoint "$R/video-tiny" --data "$R/world" -o "$R/eval/tae" --update-card --no-progress
 moviegen eval adherence --checkpoint "$R/video-tiny" -o "$R/eval/adherence" --update-card --no-progress
 moviegen eval sampler   --checkpoint "$R/video-tiny" -o "$R/eval/sampler" --update-card --no-progress --num 1

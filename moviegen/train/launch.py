@@ -81,8 +81,8 @@ def with_stored_flags(request: TrainRequest) -> TrainRequest:
     Raises:
         ValueError: a flag other than ``--steps`` that differs from the value the run was started with.
     """
-    stored = _read_run_file(request.run_dir)
-    if not request.resume or stored is None:
+    stored = _read_run_file(request.run_dir) if request.resume else None
+    if stored is None:
         return request
     stored_args = stored.get("args", {})
     changes: dict[str, Any] = {}
