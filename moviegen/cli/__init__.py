@@ -11,13 +11,15 @@ import importlib
 import sys
 from collections.abc import Sequence
 
-_COMMAND_MODULES = ("models", "world", "train", "generate", "eval")
+_COMMAND_MODULES = ("models", "world", "train", "generate", "audio", "eval")
 
 EPILOG = """\
 examples:
   moviegen generate "a red circle bounces on a gray floor" -o out.mp4
                                            a video from a prompt with the embedded default
   moviegen image "a blue star on a black background" -o out.png
+  moviegen audio clip.mp4 -o clip-with-sound.mp4
+                                           synchronized sound for any video (or --prompt TEXT --seconds N -o a.wav)
   moviegen world -o world/ --num 200 --seed 0
                                            render the synthetic world (videos, sound, captions, manifest)
   moviegen train tae-tiny --data world/ -o runs/tae

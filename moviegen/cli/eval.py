@@ -7,9 +7,9 @@ import argparse
 import sys
 from pathlib import Path
 
-WHATS = ("tae", "adherence", "sampler", "all")
+WHATS = ("tae", "adherence", "sampler", "audio", "all")
 DEFAULT_OUT = "eval-results"
-DEFAULT_NUM = {"tae": 16, "adherence": 16, "sampler": 2}
+DEFAULT_NUM = {"tae": 16, "adherence": 16, "sampler": 2, "audio": 16}
 DEFAULT_STUDY_STEPS = "10,25,50,100,250"
 DEFAULT_REFERENCE_STEPS = 1000
 
@@ -31,10 +31,14 @@ def _check_args(args: argparse.Namespace) -> None:
             raise ValueError(f"--{name.replace('_', '-')} must be >= 1, got {value}")
     if args.num is not None and (args.num < 0 or (args.num == 0 and args.what != "adherence")):
         raise ValueError(f"--num must be >= 1 (>= 0 for adherence: held-out prompts only), got {args.num}")
+    if args.seam_seconds <= 0 or args.music_seeds < 1:
+        raise ValueError(f"--seam-seconds must be > 0 and --music-seeds >= 1, got {args.seam_seconds}, {args.music_seeds}")
     if args.seed < 0:
         raise ValueError(f"--seed must be >= 0, got {args.seed}")
-    if args.what == "tae" and args.data is None:
-        raise ValueError("`moviegen eval tae` needs --data WORLD_DIR (held-out videos; make one with `moviegen world`)")
+    if args.what in ("tae", "audio") and args.data is None:
+        raise ValueError(
+            f"`moviegen eval {args.what}` needs --data WORLD_DIR (held-out videos; make one with `moviegen world`)"
+        )
     if args.data is not None and not (Path(args.data) / "manifest.jsonl").is_file():
         raise ValueError(
             f"--data {args.data!r} has no manifest.jsonl: pass a directory written by `moviegen world -o DIR`"
@@ -44,8 +48,37 @@ def _check_args(args: argparse.Namespace) -> None:
         raise ValueError(f"-o {args.output!r} exists and is not a directory")
 
 
+def _eval_audio(args: argparse.Namespace) -> int:
+    from dataclasses import asdict
+
+    from moviegen.audio.checkpoint import default_audio_checkpoint_dir
+    from moviegen.audio.pipeline import AudioPipeline
+    from moviegen.eval import report
+    from moviegen.eval.audio import audio_table, evaluate_audio
+
+    checkpoint = Path(args.checkpoint) if args.checkpoint is not None else default_audio_checkpoint_dir()
+    pipeline = AudioPipeline.from_checkpoint(checkpoint)
+    out = Path(args.output)
+    out.mkdir(parents=True, exist_ok=True)
+    num = DEFAULT_NUM["audio"] if args.num is None else args.num
+    result = evaluate_audio(pipeline, data_dir=args.data, num=num, seed=args.seed, steps=args.steps,
+                            seam_seconds=args.seam_seconds, music_seeds=args.music_seeds, progress=not args.no_progress)
+    table = audio_table(result)
+    report.write_text(out / "audio.md", table)
+    report.write_json(out / "eval.json", asdict(result))
+    print(f"audio:\n{table}")
+    if args.update_card:
+        metrics = {"audio": {k: v for k, v in asdict(result).items() if k != "rows"} | {"num_videos": len(result.rows)}}
+        card = report.update_model_card(checkpoint, metrics)
+        print(f"merged the audio metrics into {card}")
+    print(f"wrote {out / 'eval.json'}")
+    return 0
+
+
 def _cmd_eval(args: argparse.Namespace) -> int:
     _check_args(args)
+    if args.what == "audio":
+        return _eval_audio(args)
     study_steps = _parse_steps(args.study_steps)
     reference_steps = DEFAULT_REFERENCE_STEPS if args.reference_steps is None else args.reference_steps
     if args.what in ("sampler", "all") and reference_steps <= max(study_steps):
@@ -123,7 +156,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
 def register(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser(
         "eval",
-        help="measure a checkpoint on the synthetic world: TAE PSNR/SSIM, prompt adherence, sampler error vs steps",
+        help="measure a checkpoint on the synthetic world: TAE PSNR/SSIM, prompt adherence, sampler error, audio sync",
         description=(
             "Automatic metrics of a video checkpoint on the synthetic world (docs/eval.md).\n\n"
             "  tae        TAE reconstruction PSNR/SSIM on the held-out videos of --data (encode, decode, compare)\n"
@@ -131,7 +164,10 @@ def register(sub: argparse._SubParsersAction) -> None:
             "             static camera, detect objects by the world's palette, score colour/shape/motion\n"
             "  sampler    final-latent RMSE of linear-quadratic and uniform grids at --study-steps against a\n"
             "             --reference-steps uniform Euler solve from the same noise (table and log-log plot)\n"
-            "  all        all three (tae only when --data is given)\n\n"
+            "  audio      an AUDIO checkpoint (default: the embedded one): impact-onset sync of sound generated for\n"
+            "             --num held-out videos of --data against impacts seen in their frames (F1 within one 40 ms\n"
+            "             latent frame, median offset), seam discontinuity of long audio, cheerful/sad music mode\n"
+            "  all        tae, adherence and sampler (tae only when --data is given)\n\n"
             "Outputs in -o DIR: eval.json (every number and per-sample row), tae.md, adherence.md, sampler.md,\n"
             "sampler.png. --update-card merges the metrics into the checkpoint's model_card.json."
         ),
@@ -141,12 +177,13 @@ def register(sub: argparse._SubParsersAction) -> None:
             "  moviegen eval tae --data world/ -o eval/             the shipped model's TAE\n"
             "  moviegen eval adherence --checkpoint runs/t2v/export --num 8 --seed 1\n"
             "  moviegen eval sampler --num 1 --study-steps 4,8,16 --reference-steps 128\n"
-            "  moviegen eval all --data world/ --checkpoint runs/t2v/export --update-card"
+            "  moviegen eval all --data world/ --checkpoint runs/t2v/export --update-card\n"
+            "  moviegen eval audio --data world/ --num 8 -o eval-audio/"
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("what", choices=WHATS, metavar="WHAT", help=f"what to measure: {', '.join(WHATS)}")
-    parser.add_argument("--checkpoint", help="a video checkpoint directory (default: the embedded model)")
+    parser.add_argument("--checkpoint", help="a video (audio: an audio) checkpoint directory (default: the embedded model)")
     parser.add_argument("--data", metavar="WORLD_DIR", help="a world written by `moviegen world` (needed by tae)")
     parser.add_argument("-o", "--output", default=DEFAULT_OUT, metavar="OUT_DIR",
                         help=f"where to write eval.json, tables and plots (default: {DEFAULT_OUT}/)")
@@ -156,15 +193,19 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--num",
         type=int,
         help="tae: held-out videos (default 16); adherence: paraphrased prompts besides the 9 held-out ones "
-        "(default 16, 0 for none); sampler: prompts (default 2)",
+        "(default 16, 0 for none); sampler: prompts (default 2); audio: held-out videos with impacts (default 16)",
     )
     parser.add_argument(
-        "--steps", type=int, help="adherence: sampler steps (default: the checkpoint's, 50 for the shipped model)"
+        "--steps", type=int, help="adherence and audio: sampler steps (default: the checkpoint's: 50 video, 64 audio)"
     )
     parser.add_argument("--study-steps", default=DEFAULT_STUDY_STEPS, metavar="N,N,...",
                         help=f"sampler study: step counts to compare (default {DEFAULT_STUDY_STEPS})")
     parser.add_argument("--reference-steps", type=int,
                         help=f"sampler study: steps of the uniform Euler reference (default {DEFAULT_REFERENCE_STEPS})")
+    parser.add_argument("--seam-seconds", type=float, default=10.0, metavar="S",
+                        help="audio: length of the long clips whose window joins are measured (default 10)")
+    parser.add_argument("--music-seeds", type=int, default=4, metavar="N",
+                        help="audio: generations per music prompt for the text-control measure (default 4)")
     parser.add_argument("--seed", type=int, default=0, help="first noise seed; also picks the paraphrases (default 0)")
     parser.add_argument("--no-progress", action="store_true", help="hide progress bars")
     parser.set_defaults(func=_cmd_eval)

@@ -25,18 +25,22 @@ DEFAULT_CAMERA = "static"  # every caption of the synthetic world carries a came
 RANDOM_SEED_BOUND = 2**31  # random seeds are drawn below this, so they are short enough to retype
 
 
-def save_generated_video(path: str | Path, frames_THWC: "np.ndarray", *, fps: int) -> Path:
-    """Write generated frames as an MP4 (H.264), atomically.
-
-    This is the one place that turns a generation into a file: the soundtrack (Movie Gen Audio) joins here, as the
-    ``audio_CN``/``sample_rate`` arguments of :func:`moviegen.io.write_video`.
-    """
+def save_generated_video(
+    path: str | Path,
+    frames_THWC: "np.ndarray",
+    *,
+    fps: int,
+    audio_N: "np.ndarray | None" = None,
+    sample_rate: int | None = None,
+) -> Path:
+    """Write generated frames as an MP4 (H.264), with the generated sound as its AAC track when given, atomically."""
     from moviegen.io import write_video
 
-    return write_video(path, frames_THWC, fps=fps)
+    audio_CN = None if audio_N is None else audio_N[None]
+    return write_video(path, frames_THWC, fps=fps, audio_CN=audio_CN, sample_rate=sample_rate)
 
 
-def _check_output(path: str, *, suffixes: tuple[str, ...], command: str) -> Path:
+def check_output_path(path: str, *, suffixes: tuple[str, ...], command: str) -> Path:
     out = Path(path)
     if out.suffix.lower() not in suffixes:
         raise ValueError(
@@ -72,7 +76,7 @@ def _run(args: argparse.Namespace, *, video: bool) -> int:
     from moviegen.video.pipeline import VideoPipeline, check_generation_inputs
 
     command = "generate" if video else "image"
-    out = _check_output(args.output, suffixes=VIDEO_SUFFIXES if video else IMAGE_SUFFIXES, command=command)
+    out = check_output_path(args.output, suffixes=VIDEO_SUFFIXES if video else IMAGE_SUFFIXES, command=command)
     checkpoint = Path(args.checkpoint) if args.checkpoint is not None else default_checkpoint_dir()
     config = read_checkpoint_config(checkpoint)  # config only: check the request before loading any weight
     defaults = config.defaults
@@ -101,14 +105,37 @@ def _run(args: argparse.Namespace, *, video: bool) -> int:
         camera_motion=args.camera,
     )
     check_generation_inputs(config.cfg, args.prompt, **request)
+    with_audio = video and not args.no_audio
+    if with_audio:  # check the sound's checkpoint too before any weight is loaded
+        from moviegen.audio.checkpoint import default_audio_checkpoint_dir, read_audio_checkpoint_config
+
+        audio_checkpoint = (
+            Path(args.audio_checkpoint) if args.audio_checkpoint is not None else default_audio_checkpoint_dir()
+        )
+        read_audio_checkpoint_config(audio_checkpoint)
 
     pipeline = VideoPipeline.from_checkpoint(checkpoint)
     frames_THWC = pipeline.generate(args.prompt, **request, progress=not args.no_progress)
     schedule_name = request["schedule"].value.replace("_", "-")
     settings = f"seed {seed}, {request['steps']} {schedule_name} steps, guidance {request['guidance_scale']:g}"
     if video:
-        save_generated_video(out, frames_THWC, fps=fps)
-        print(f"wrote {out}: {width}x{height}, {num_frames} frames, {num_frames / fps:g} s at {fps} fps ({settings})")
+        audio_N, sample_rate, sound = None, None, "no sound"
+        if with_audio:
+            from moviegen.audio.pipeline import AudioPipeline, AudioRequest
+
+            del pipeline  # the video model's memory is free before the audio model loads
+            audio = AudioPipeline.from_checkpoint(audio_checkpoint)
+            audio_N = audio.generate(
+                AudioRequest(seconds=num_frames / fps, frames_THWC=frames_THWC, fps=fps, prompt=args.audio_prompt,
+                             seed=seed),
+                progress=not args.no_progress,
+            )
+            sample_rate, sound = audio.sample_rate, f"AAC sound at {audio.sample_rate} Hz"
+        save_generated_video(out, frames_THWC, fps=fps, audio_N=audio_N, sample_rate=sample_rate)
+        print(
+            f"wrote {out}: {width}x{height}, {num_frames} frames, {num_frames / fps:g} s at {fps} fps, {sound} "
+            f"({settings})"
+        )
     else:
         write_image(out, frames_THWC[0])
         print(f"wrote {out}: {width}x{height} image ({settings})")
@@ -174,7 +201,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         description=(
             "Generate a video from a text prompt with Movie Gen Video: encode the prompt (with the FPS token and "
             "camera label), sample TAE latents by integrating the flow from noise to data with classifier-free "
-            "guidance, decode them with the TAE and write an H.264 MP4. With no flag it uses the embedded model "
+            "guidance, decode them with the TAE, score the frames with Movie Gen Audio (synchronized sound, "
+            "`moviegen audio --help`) and write an H.264 MP4 with an AAC track. With no flag it uses the embedded model "
             "shipped in the package and the size, duration, steps and guidance it was trained for (128x128, 2 s at "
             "16 fps, 50 linear-quadratic steps, guidance 7.5). Prints what it wrote, including the seed to "
             "reproduce it."
@@ -193,6 +221,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     generate.add_argument("--seconds", type=float, help="duration in seconds (default: the checkpoint's, 2 s)")
     generate.add_argument(
         "--fps", type=int, help="frames per second, also the prompt's FPS token (default: the checkpoint's, 16)"
+    )
+    generate.add_argument("--no-audio", action="store_true", help="write a silent video (no Movie Gen Audio pass)")
+    generate.add_argument(
+        "--audio-prompt", metavar="TEXT",
+        help='text condition of the sound, e.g. "cheerful music" (default: none; the sound follows the frames)',
+    )
+    generate.add_argument(
+        "--audio-checkpoint", metavar="DIR",
+        help="an audio checkpoint directory (default: the embedded audio model shipped in the package)",
     )
     generate.set_defaults(func=_cmd_generate)
 

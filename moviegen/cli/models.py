@@ -57,10 +57,10 @@ def _cmd_models(args: argparse.Namespace) -> int:
         what = "an image" if args.seconds is None else f"{args.seconds:g} s at {fps:g} fps"
         frames = "1 frame" if num_frames == 1 else f"{num_frames} frames"
         print(f"geometry for {size[0]}x{size[1]} px, {what} ({frames})\n")
-    header = f"{'name':<24} {'kind':<6} {'params':>9}  "
+    header = f"{'name':<24} {'kind':<11} {'params':>9}  "
     print(header + ("latent (TxHxW)  tokens (TxHxW) = count" if size is not None else "description"))
     for row in rows:
-        line = f"{row['name']:<24} {row['kind']:<6} {_format_count(row['params']):>9}  "  # type: ignore[arg-type]
+        line = f"{row['name']:<24} {row['kind']:<11} {_format_count(row['params']):>9}  "  # type: ignore[arg-type]
         if size is None:
             line += str(row["description"])
         elif "geometry" in row:
@@ -81,7 +81,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "models",
         help="list every preset with its parameter count and, optionally, the geometry of a clip",
         description=(
-            "List every model preset of the cast: name, kind (tae, video, text) and parameter count, counted on "
+            "List every model preset of the cast: name, kind (tae, video, text, audio, audio-codec) and parameter count, counted on "
             "the meta device (no weights are allocated, so the 30B preset lists in a second). With --size, also "
             "print the TAE latent grid and the transformer token grid of a clip of that size and duration: "
             "8x8x8 TAE compression (frames T -> ceil(T/8)) then 1x2x2 patches."
@@ -95,7 +95,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     models.add_argument("--json", action="store_true", help="print a JSON list of objects (name, kind, params, ...)")
-    models.add_argument("--kind", choices=["tae", "video", "text"], help="only list presets of this kind")
+    models.add_argument("--kind", choices=["tae", "video", "text", "audio", "audio-codec"], help="only list presets of this kind")
     models.add_argument("--size", metavar="WxH", help="clip size in pixels: 768 (square) or WIDTHxHEIGHT, 1024x576")
     models.add_argument("--seconds", type=float, help="clip duration in seconds (omit for an image)")
     models.add_argument("--fps", type=float, help="frames per second of the clip (default 16)")

@@ -13,11 +13,14 @@ Run a training recipe (SPEC 5). Recipes are presets (`moviegen train --list`):
   t2v-tiny-t2i-lowres      text-to-video stage 1/3: text-to-image warm-up at 64 px
   t2v-tiny-t2iv-lowres     stage 2/3: joint images + videos at 64 px      (--init a stage-1 run)
   t2v-tiny-t2iv            stage 3/3: joint images + videos at 128 px     (--init a stage-2 run)
-  tae-debug, t2v-debug     seconds-long runs for tests
+  audio-codec-tiny         Movie Gen Audio's DAC-VAE: 16 kHz -> 25 Hz latents, on 1 s crops of the data's sound
+  audio-tiny               the audio transformer on 2 s windows of codec latents (--codec an audio-codec-tiny run)
+  tae-debug, t2v-debug, audio-codec-debug, audio-debug     seconds-long runs for tests
 
 Text-to-video recipes train on TAE latents: --tae names the TAE (a tae-tiny run directory, a checkpoint directory
 or a .safetensors file); the dataset is encoded once into a latent cache (DATA/latents/<key>/, or --latents DIR)
-that every later stage and run reuses.
+that every later stage and run reuses. Audio recipes decode every video's sound and small frames once into
+DATA/audio-cache/; the transformer recipe also caches the --codec's latents there.
 
 A run directory (-o) receives run.json (the resolved recipe), checkpoints/step_NNNNNNNN/ (safetensors + JSON;
 checkpoints/latest names the newest), metrics.jsonl (one line per step) and tb/ (TensorBoard). Ctrl-C or SIGTERM
@@ -34,6 +37,8 @@ examples:
   moviegen train t2v-tiny-t2i-lowres  --data world/ --tae runs/tae-full -o runs/t2i
   moviegen train t2v-tiny-t2iv-lowres --data world/ --tae runs/tae-full -o runs/t2iv-low --init runs/t2i
   moviegen train t2v-tiny-t2iv        --data world/ --tae runs/tae-full -o runs/t2iv --init runs/t2iv-low
+  moviegen train audio-codec-tiny --data world/ -o runs/audio-codec
+  moviegen train audio-tiny       --data world/ --codec runs/audio-codec -o runs/audio
   moviegen train tae-tiny --data world/ -o runs/tae --resume        continue an interrupted run
   moviegen train tae-debug --data world/ -o /tmp/run --steps 2        a smoke test
   tensorboard --logdir runs/                                         watch the curves
@@ -71,6 +76,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
             run_dir=Path(args.output),
             init=None if args.init is None else Path(args.init),
             tae=None if args.tae is None else Path(args.tae),
+            codec=None if args.codec is None else Path(args.codec),
             latents=None if args.latents is None else Path(args.latents),
             steps=args.steps,
             batch_size=args.batch_size,
@@ -104,10 +110,21 @@ def _cmd_average(args: argparse.Namespace) -> int:
 
 
 def _cmd_export(args: argparse.Namespace) -> int:
-    from moviegen.train.export import export_video_checkpoint
+    from moviegen.train.export import export_audio_checkpoint, export_video_checkpoint
 
-    out = export_video_checkpoint(t2v_run=args.t2v, tae_run=args.tae, out_dir=args.output)
-    print(f"wrote the inference checkpoint {out} (use it with `moviegen generate --checkpoint {out}`)")
+    video, audio = (args.t2v, args.tae), (args.audio, args.codec)
+    if any(video) == any(audio) or not (all(video) or all(audio)):
+        raise ValueError(
+            "export takes either --t2v RUN --tae RUN (a video checkpoint) or --audio RUN --codec RUN (an audio "
+            f"checkpoint), got --t2v {args.t2v!r} --tae {args.tae!r} --audio {args.audio!r} --codec {args.codec!r}"
+        )
+    if all(video):
+        out = export_video_checkpoint(t2v_run=args.t2v, tae_run=args.tae, out_dir=args.output)
+        print(f"wrote the inference checkpoint {out} (use it with `moviegen generate --checkpoint {out}`)")
+    else:
+        out = export_audio_checkpoint(audio_run=args.audio, codec_run=args.codec, out_dir=args.output)
+        print(f"wrote the audio checkpoint {out} (use it with `moviegen audio --checkpoint {out}` or "
+              f"`moviegen generate --audio-checkpoint {out}`)")
     return 0
 
 
@@ -121,7 +138,7 @@ def _positive_int(text: str) -> int:
 def register(sub: argparse._SubParsersAction) -> None:
     train = sub.add_parser(
         "train",
-        help="run a training recipe (TAE, text-to-video stages); --list shows them",
+        help="run a training recipe (TAE, text-to-video stages, audio); --list shows them",
         description=TRAIN_DESCRIPTION,
         epilog=TRAIN_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -132,6 +149,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     train.add_argument("-o", "--output", metavar="RUN_DIR", help="run directory (checkpoints, metrics, TensorBoard)")
     train.add_argument("--init", metavar="PREV_RUN", help="initialise from a previous run (the previous stage)")
     train.add_argument("--tae", metavar="TAE_RUN_OR_CKPT", help="the TAE whose latents text-to-video recipes train on")
+    train.add_argument("--codec", metavar="CODEC_RUN_OR_FILE", help="the audio codec whose latents audio recipes train on")
     train.add_argument("--latents", metavar="CACHE_DIR", help="latent cache directory (default DATA/latents/<key>)")
     train.add_argument("--steps", type=_positive_int, metavar="N", help="override the recipe's step count")
     train.add_argument("--batch-size", type=_positive_int, metavar="B", help="override the recipe's batch size")
@@ -157,21 +175,27 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     export = sub.add_parser(
         "export",
-        help="turn a text-to-video run and a TAE run into an inference checkpoint for `generate`",
+        help="turn training runs into an inference checkpoint (video: --t2v/--tae; audio: --audio/--codec)",
         description=(
             "Write an inference checkpoint directory (config.json, tae.safetensors, t2v.safetensors in float16, and\n"
             "model_card.json) from the last text-to-video stage (its EMA weights and the config recorded in its\n"
             "run.json, latent shift/scale included) and the TAE run whose latents it was trained on. The model card\n"
-            "lists every stage of the recipe, found by following each run's --init back to the first stage."
+            "lists every stage of the recipe, found by following each run's --init back to the first stage.\n\n"
+            "An audio checkpoint (config.json, codec.safetensors, audio.safetensors, model_card.json) comes from an\n"
+            "audio transformer run (EMA weights, the latent shift/scale it measured) and the codec run it used."
         ),
         epilog=(
             "examples:\n"
             "  moviegen export --t2v runs/t2iv --tae runs/tae -o my-model/\n"
-            "  moviegen generate \"a red circle bounces on a gray floor\" --checkpoint my-model/ -o out.mp4"
+            "  moviegen generate \"a red circle bounces on a gray floor\" --checkpoint my-model/ -o out.mp4\n"
+            "  moviegen export --audio runs/audio --codec runs/audio-codec -o my-audio/\n"
+            "  moviegen audio clip.mp4 --checkpoint my-audio/ -o clip-with-sound.mp4"
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    export.add_argument("--t2v", required=True, metavar="RUN_DIR", help="the last text-to-video stage's run directory")
-    export.add_argument("--tae", required=True, metavar="TAE_RUN", help="the TAE run (or checkpoint / .safetensors)")
+    export.add_argument("--t2v", metavar="RUN_DIR", help="the last text-to-video stage's run directory")
+    export.add_argument("--tae", metavar="TAE_RUN", help="the TAE run (or checkpoint / .safetensors)")
+    export.add_argument("--audio", metavar="RUN_DIR", help="an audio transformer run (recipe audio-tiny)")
+    export.add_argument("--codec", metavar="CODEC_RUN", help="the audio codec run (or .safetensors) it trained on")
     export.add_argument("-o", "--output", required=True, metavar="DIR", help="checkpoint directory to write")
     export.set_defaults(func=_cmd_export)

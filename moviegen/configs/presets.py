@@ -21,6 +21,8 @@ class ModelKind(enum.Enum):
     TAE = "tae"
     VIDEO = "video"
     TEXT = "text"
+    AUDIO = "audio"  # Movie Gen Audio's transformer (and video projection)
+    AUDIO_CODEC = "audio-codec"  # its DAC-VAE
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -141,6 +143,26 @@ def _tae_preset(name: str, config: Callable[[], TAEConfig], description: str) ->
     return Preset(name=name, kind=ModelKind.TAE, description=description, build=_tae(config), tae=config)
 
 
+def _audio(name: str, config: str, description: str) -> Preset:
+    def build() -> nn.Module:
+        from moviegen.audio import config as audio_config
+        from moviegen.audio.model import AudioTransformer
+
+        cfg = getattr(audio_config, config)()
+        return AudioTransformer(cfg.dit, video_dim=cfg.video.dim)
+
+    return Preset(name=name, kind=ModelKind.AUDIO, description=description, build=build)
+
+
+def _audio_codec(name: str, config: str, description: str) -> Preset:
+    def build() -> nn.Module:
+        from moviegen.audio import codec
+
+        return codec.DACVAE(getattr(codec, config)())
+
+    return Preset(name=name, kind=ModelKind.AUDIO_CODEC, description=description, build=build)
+
+
 def _text_presets() -> list[Preset]:
     from moviegen.text.listing import text_encoder_presets
 
@@ -161,6 +183,12 @@ def _all_presets() -> dict[str, Preset]:
         _video("video-1b", video_1b, "1B transformer: 24 layers, width 1536 [inferred dims]"),
         _video("video-5b", video_5b, "5B ablation transformer: 32 layers, width 3072 (SPEC 5.5)"),
         _video("video-30b", video_30b, "Movie Gen Video 30B: 48 layers, width 6144, FFN 16384, 48 heads"),
+        _audio("audio-debug", "audio_debug", "audio transformer for unit tests: 2 layers, width 64"),
+        _audio("audio-tiny", "audio_tiny", "audio transformer of the embedded default: 6 layers, width 256, 25 Hz"),
+        _audio("audio-13b", "audio_13b", "Movie Gen Audio 13B: 36 layers, width 4608, FFN 18432 (SPEC 8.2)"),
+        _audio_codec("audio-codec-debug", "dac_vae_debug", "DAC-VAE for unit tests: 8 kHz, 200 Hz x 8 channels"),
+        _audio_codec("audio-codec-tiny", "dac_vae_tiny", "DAC-VAE of the embedded default: 16 kHz -> 25 Hz x 32"),
+        _audio_codec("audio-codec-48k", "dac_vae_48k", "paper DAC-VAE: 48 kHz -> 25 Hz x 128 channels (SPEC 8.1)"),
         *_text_presets(),
     ]
     return {preset.name: preset for preset in presets}

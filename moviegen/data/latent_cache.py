@@ -56,7 +56,8 @@ def _write_json(path: Path, data: Any) -> None:
         tmp.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
 
 
-def _fingerprint(data: Any) -> str:
+def fingerprint(data: Any) -> str:
+    """A short stable hash of JSON-able settings (what a cache was built with)."""
     return hashlib.sha256(json.dumps(data, sort_keys=True).encode("utf-8")).hexdigest()[:16]
 
 
@@ -182,15 +183,15 @@ def cache_latents(
     try:
         for n, indices in enumerate(plan):
             shard = f"shard-{n:05d}.safetensors"
-            fingerprint = _fingerprint({"settings": settings, "ids": [dataset.entries[i].id for i in indices]})
+            expected = fingerprint({"settings": settings, "ids": [dataset.entries[i].id for i in indices]})
             path = out_dir / shard
             if path.is_file():
                 with safe_open(str(path), "pt") as f:
                     meta = f.metadata() or {}
-                if meta.get("fingerprint") != fingerprint:
+                if meta.get("fingerprint") != expected:
                     raise ValueError(
                         f"{str(path)!r} was built from other data (fingerprint {meta.get('fingerprint')!r}, expected "
-                        f"{fingerprint!r}); cache a changed dataset into a new directory"
+                        f"{expected!r}); cache a changed dataset into a new directory"
                     )
                 bar.update(len(indices))
             else:
@@ -198,7 +199,7 @@ def cache_latents(
                     dataset, tae, indices, batch_size=batch_size, dtype=CACHE_DTYPES[dtype], shard=shard, bar=bar
                 )
                 meta = {
-                    "fingerprint": fingerprint,
+                    "fingerprint": expected,
                     "records": json.dumps(shard_records),
                     "skipped": json.dumps(shard_skipped),
                 }

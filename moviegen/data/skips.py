@@ -19,6 +19,7 @@ class SkipReason(StrEnum):
     UNDECODABLE = "undecodable"  # PyAV / Pillow cannot decode it (truncated, not a video, ...)
     TOO_SHORT = "too_short"  # shorter than the shortest duration bucket (after resampling to the bucket fps)
     NO_BUCKET = "no_bucket"  # the bucket config takes no sample of this kind (e.g. an image in a video-only stage)
+    NO_AUDIO = "no_audio"  # a video without an audio track, in audio training
 
 
 class SkipLog:

@@ -5,7 +5,15 @@ the spatial tables 16 -> 32 -> 96 across its stages and adds a 32-entry temporal
 the presets below carry the final-stage sizes, and training recipes shrink or expand them per stage.
 """
 
+import enum
 from dataclasses import dataclass
+
+
+class FFNKind(enum.Enum):
+    """The feed-forward block of every transformer layer."""
+
+    SWIGLU = "swiglu"  # Llama 3 (Movie Gen Video, SPEC 2.1): w2(silu(w1 x) * w3 x), no biases
+    GELU = "gelu"  # DiT (Movie Gen Audio, SPEC 8.2): fc2(gelu_tanh(fc1 x)), with biases
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -16,8 +24,12 @@ class DiTConfig:
         dim: model width D.
         num_layers: number of transformer blocks.
         num_heads: attention heads N (no GQA, as in the paper).
-        ffn_dim: SwiGLU hidden width F.
-        latent_channels: channels of the TAE latent (16 in the paper).
+        ffn_dim: hidden width F of the feed-forward block.
+        latent_channels: channels of the modelled latent (TAE: 16 in the paper; audio DAC-VAE: 128): the output width.
+        in_channels: channels of the network's input, when it differs from ``latent_channels``: variants that
+            concatenate a condition on channels (the audio model's masked context, SPEC 8.3) widen the input only.
+            None means ``latent_channels``.
+        ffn: the feed-forward kind (SwiGLU for video, GELU for the audio DiT).
         patch_size: (pt, ph, pw) of the Conv3d patchify; (1, 2, 2) in the paper.
         max_t: temporal positional-table rows (latent frames / pt).
         max_h: height positional-table rows (tokens).
@@ -33,6 +45,8 @@ class DiTConfig:
     num_heads: int
     ffn_dim: int
     latent_channels: int = 16
+    in_channels: int | None = None
+    ffn: FFNKind = FFNKind.SWIGLU
     patch_size: tuple[int, int, int] = (1, 2, 2)
     max_t: int = 32
     max_h: int = 96
@@ -48,12 +62,21 @@ class DiTConfig:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
         if self.dim % self.num_heads != 0:
             raise ValueError(f"dim must be divisible by num_heads, got dim={self.dim}, num_heads={self.num_heads}")
+        if self.in_channels is not None and self.in_channels < 1:
+            raise ValueError(f"in_channels must be >= 1 or None, got {self.in_channels}")
+        if not isinstance(self.ffn, FFNKind):
+            raise ValueError(f"ffn must be an FFNKind ({[k.value for k in FFNKind]}), got {self.ffn!r}")
         if len(self.patch_size) != 3 or min(self.patch_size) < 1:
             raise ValueError(f"patch_size must be three positive ints (pt, ph, pw), got {self.patch_size}")
 
     @property
     def head_dim(self) -> int:
         return self.dim // self.num_heads
+
+    @property
+    def input_channels(self) -> int:
+        """Channels the patchify takes: ``in_channels``, or ``latent_channels`` when that is None."""
+        return self.latent_channels if self.in_channels is None else self.in_channels
 
     @property
     def patch_values(self) -> int:

@@ -18,13 +18,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from moviegen.dit.config import DiTConfig
+from moviegen.dit.config import DiTConfig, FFNKind
 from moviegen.nn.attention import Attention
 from moviegen.nn.embed import FactorizedPositionalEmbedding, PatchEmbed3d, TimestepEmbedding, unpatchify
-from moviegen.nn.mlp import SwiGLU
+from moviegen.nn.mlp import GeluMLP, SwiGLU
 from moviegen.nn.norms import RMSNorm
 
 NUM_MODULATIONS = 6  # shift, scale, gate for self-attention; shift, scale, gate for the FFN
+FFN_CLASSES = {FFNKind.SWIGLU: SwiGLU, FFNKind.GELU: GeluMLP}
 
 
 def modulate(x_BLD: torch.Tensor, *, shift_BD: torch.Tensor, scale_BD: torch.Tensor) -> torch.Tensor:
@@ -46,7 +47,7 @@ class TransformerBlock(nn.Module):
             dim=cfg.dim, num_heads=cfg.num_heads, qk_norm=cfg.qk_norm, norm_eps=cfg.norm_eps
         )
         self.ffn_norm = RMSNorm(cfg.dim, eps=cfg.norm_eps, affine=False)
-        self.feed_forward = SwiGLU(dim=cfg.dim, hidden_dim=cfg.ffn_dim)
+        self.feed_forward = FFN_CLASSES[cfg.ffn](dim=cfg.dim, hidden_dim=cfg.ffn_dim)
         # Per-layer offset added to the shared adaLN output (adaLN-single).
         self.adaln_bias = nn.Parameter(torch.empty(NUM_MODULATIONS * cfg.dim))
 
@@ -93,7 +94,7 @@ class DiT(nn.Module):
     def __init__(self, cfg: DiTConfig) -> None:
         super().__init__()
         self.cfg = cfg
-        self.patch_embed = PatchEmbed3d(in_channels=cfg.latent_channels, dim=cfg.dim, patch=cfg.patch_size)
+        self.patch_embed = PatchEmbed3d(in_channels=cfg.input_channels, dim=cfg.dim, patch=cfg.patch_size)
         self.pos_embed = FactorizedPositionalEmbedding(dim=cfg.dim, max_t=cfg.max_t, max_h=cfg.max_h, max_w=cfg.max_w)
         self.time_embed = TimestepEmbedding(dim=cfg.dim, frequency_dim=cfg.timestep_frequency_dim)
         self.adaln = nn.Linear(cfg.dim, NUM_MODULATIONS * cfg.dim)  # the shared adaLN head
@@ -109,14 +110,17 @@ class DiT(nn.Module):
         t_B: torch.Tensor,
         text_BSD: torch.Tensor,
         text_mask_BS: torch.Tensor,
+        token_cond_BLD: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """Velocity ``[B, C, T, H, W]`` for noisy latents at flow times ``t_B`` in [0, 1] (t=1 is data).
 
         Args:
-            latent_BCTHW: the noisy latent xt.
+            latent_BCTHW: the noisy latent xt, with any channel-concatenated condition (``cfg.input_channels``).
             t_B: flow time per sample.
             text_BSD: text context already projected to the model width (``moviegen.text``).
             text_mask_BS: True where a text token is real; every row needs at least one.
+            token_cond_BLD: an optional per-token condition added to the patch embeddings, in token order (the
+                audio model adds its frame-aligned video features here, SPEC 8.3).
 
         Raises:
             ValueError: on a shape that does not fit the config (rank, channels, patch divisibility, text width).
@@ -127,6 +131,12 @@ class DiT(nn.Module):
         grid = (t // pt, h // ph, w // pw)
 
         x_BLD = self.patch_embed(latent_BCTHW)
+        if token_cond_BLD is not None:
+            if token_cond_BLD.shape != x_BLD.shape:
+                raise ValueError(
+                    f"token_cond_BLD must have the token shape {tuple(x_BLD.shape)}, got {tuple(token_cond_BLD.shape)}"
+                )
+            x_BLD = x_BLD + token_cond_BLD.to(x_BLD.dtype)
         pos_LD = self.pos_embed(grid).to(x_BLD.dtype)
         time_BD = self.time_embed(t_B)
         modulation_B6D = self.adaln(F.silu(time_BD))
@@ -143,9 +153,9 @@ class DiT(nn.Module):
         self, latent_BCTHW: torch.Tensor, *, t_B: torch.Tensor, text_BSD: torch.Tensor, text_mask_BS: torch.Tensor
     ) -> None:
         cfg = self.cfg
-        if latent_BCTHW.ndim != 5 or latent_BCTHW.shape[1] != cfg.latent_channels:
+        if latent_BCTHW.ndim != 5 or latent_BCTHW.shape[1] != cfg.input_channels:
             raise ValueError(
-                f"latent must be [B, {cfg.latent_channels}, T, H, W], got shape {tuple(latent_BCTHW.shape)}"
+                f"latent must be [B, {cfg.input_channels}, T, H, W], got shape {tuple(latent_BCTHW.shape)}"
             )
         b = latent_BCTHW.shape[0]
         if t_B.shape != (b,):

@@ -131,7 +131,12 @@ def _open_error(path: Path, err: Exception) -> MediaError:
 
 
 def read_video(
-    path: str | os.PathLike, *, max_frames: int | None = None, audio: bool = True, sample_rate: int | None = None
+    path: str | os.PathLike,
+    *,
+    max_frames: int | None = None,
+    audio: bool = True,
+    sample_rate: int | None = None,
+    size: tuple[int, int] | None = None,
 ) -> VideoClip:
     """Decode a video file (any container/codec FFmpeg reads) to RGB frames and, optionally, its audio.
 
@@ -140,6 +145,8 @@ def read_video(
         max_frames: stop after this many frames (None: all).
         audio: also decode the first audio track (if any).
         sample_rate: resample the audio to this rate (None: keep the file's rate); audio comes back mono.
+        size: ``(width, height)`` to scale every frame to as it is decoded (None: native size). Scaling frame by
+            frame keeps memory at the small size: a minute of 1080p never exists in memory at full size.
 
     Raises:
         MediaError: missing, empty or unreadable file, no video stream, or no decodable frame.
@@ -160,6 +167,8 @@ def read_video(
             fps = float(rate) if rate else 0.0
             frames = []
             for frame in container.decode(stream):
+                if size is not None:
+                    frame = frame.reformat(width=size[0], height=size[1], format="rgb24", interpolation="AREA")
                 frames.append(frame.to_ndarray(format="rgb24"))
                 if max_frames is not None and len(frames) >= max_frames:
                     break

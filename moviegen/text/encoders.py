@@ -156,7 +156,7 @@ def check_encoder_dir(
     return config
 
 
-def _check_loading_info(info: dict[str, Any], *, path: Path, expected_class: str) -> None:
+def check_loading_info(info: dict[str, Any], *, path: Path, expected_class: str) -> None:
     """Refuse a checkpoint that left weights uninitialised (transformers only warns)."""
     missing = sorted(info.get("missing_keys", ()))
     mismatched = sorted(str(k) for k in info.get("mismatched_keys", ()))
@@ -316,7 +316,7 @@ def _load_hf_encoder(
     finally:
         if bar_was_on:
             hf_logging.enable_progress_bar()
-    _check_loading_info(info, path=path, expected_class=expected_class)
+    check_loading_info(info, path=path, expected_class=expected_class)
     tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
     return HFTextEncoder(
         model=model,

@@ -67,6 +67,27 @@ def describe_run(run_dir: str | Path) -> list[dict[str, Any]]:
     return stages[::-1]
 
 
+def model_card(
+    run: dict[str, Any], *, run_dir: Path, model: str, weights: str, autoencoder: tuple[str, Path],
+    latent_norm: tuple[float, float], extra: dict[str, Any] | None,
+) -> dict[str, Any]:
+    """The model card of an exported checkpoint: the run's recipe chain, its autoencoder's (``(card key, run)``), the
+    world it trained on (seed, size, version), the latent shift/scale, and empty metrics for ``moviegen eval``."""
+    world = Path(run["args"]["data_dir"]) / "world.json"
+    key, path = autoencoder
+    data = json.loads(world.read_text()) if world.is_file() else None
+    card: dict[str, Any] = {
+        "model": model,
+        "weights": weights,
+        "recipe": describe_run(run_dir),
+        key: describe_run(path) if (path / RUN_FILE).is_file() else str(path),
+        "data": None if data is None else {k: data[k] for k in ("seed", "num", "version") if k in data},
+        "latent_norm": {"shift_factor": latent_norm[0], "scaling_factor": latent_norm[1]},
+        "metrics": {},
+    }
+    return card | (extra or {})
+
+
 def generation_defaults_from_run(run: dict[str, Any]) -> "GenerationDefaults":
     """What a text-to-video run was trained for, as generation defaults: its stage's first aspect bucket and shortest
     duration bucket, and its flow config's sampler (steps, schedule, guidance)."""
@@ -121,21 +142,49 @@ def export_video_checkpoint(
     model.load_trainable_state_dict(checkpoint.ema_state if checkpoint.ema_state is not None else checkpoint.model_state)
     tae = load_tae(resolve_weights_file(tae_run), cfg=cfg.tae)
 
-    world = Path(run["args"]["data_dir"]) / "world.json"
-    tae_path = Path(tae_run)
-    full_card: dict[str, Any] = {
-        "model": "moviegen video-tiny (text-to-image/video) + tae-tiny",
-        "weights": "EMA of the last stage; float16 on disk",
-        "recipe": describe_run(t2v_run),
-        "tae_recipe": describe_run(tae_path) if (tae_path / RUN_FILE).is_file() else str(tae_path),
-        "data": json.loads(world.read_text()) if world.is_file() else None,
-        "latent_norm": {"shift_factor": cfg.tae.shift_factor, "scaling_factor": cfg.tae.scaling_factor},
-        "metrics": {},
-    }
-    if full_card["data"] is not None:
-        full_card["data"] = {k: full_card["data"][k] for k in ("seed", "num", "version") if k in full_card["data"]}
-    full_card.update(card or {})
+    full_card = model_card(
+        run, run_dir=t2v_run, model="moviegen video-tiny (text-to-image/video) + tae-tiny",
+        weights="EMA of the last stage; float16 on disk", autoencoder=("tae_recipe", Path(tae_run)),
+        latent_norm=(cfg.tae.shift_factor, cfg.tae.scaling_factor), extra=card,
+    )
     out_dir.mkdir(parents=True, exist_ok=True)
     return save_video_checkpoint(
         out_dir, cfg=cfg, tae=tae, model=model, card=full_card, defaults=generation_defaults_from_run(run)
     )
+
+
+def export_audio_checkpoint(
+    *, audio_run: str | Path, codec_run: str | Path, out_dir: str | Path, card: dict[str, Any] | None = None
+) -> Path:
+    """Write an audio checkpoint from an audio transformer run (EMA weights) and the codec run it trained on.
+
+    Raises:
+        ValueError: not an audio run, no checkpoint, or weights that do not fit the recorded config.
+    """
+    from safetensors.torch import load_file
+
+    from moviegen.audio.checkpoint import AudioDefaults, save_audio_checkpoint
+    from moviegen.audio.config import MovieGenAudioConfig
+    from moviegen.audio.model import MovieGenAudio
+    from moviegen.flow.config import FlowConfig
+    from moviegen.train.audio import load_codec
+
+    audio_run, out_dir = Path(audio_run), Path(out_dir)
+    run = _read_run(audio_run)
+    if "audio" not in run["config"]:
+        raise ValueError(f"{str(audio_run)!r} is a {run['recipe']!r} run, not an audio transformer run")
+    cfg = config_from_dict(MovieGenAudioConfig, run["config"]["audio"])
+    checkpoint = load_checkpoint(audio_run)
+    model = MovieGenAudio(cfg)
+    model.load_trainable_state_dict(checkpoint.ema_state if checkpoint.ema_state is not None else checkpoint.model_state)
+    codec_file = resolve_weights_file(codec_run)
+    codec = load_codec(load_file(str(codec_file)), cfg=cfg.codec)  # with the run's measured latent shift/scale
+    full_card = model_card(
+        run, run_dir=audio_run, model="moviegen audio-tiny (video/text to audio, extension) + its DAC-VAE codec",
+        weights="EMA of the audio transformer; float16 on disk", autoencoder=("codec_recipe", Path(codec_run)),
+        latent_norm=(cfg.codec.shift_factor, cfg.codec.scaling_factor), extra=card,
+    )
+    defaults = AudioDefaults(
+        flow=config_from_dict(FlowConfig, run["config"]["flow"]), overlap_seconds=cfg.window_seconds / 2, caption=""
+    )
+    return save_audio_checkpoint(out_dir, cfg=cfg, codec=codec, model=model, card=full_card, defaults=defaults)

@@ -5,6 +5,7 @@ A run directory holds ``run.json`` (the recipe, its resolved config and the argu
 existing run (use ``resume``) and ``resume`` without a checkpoint.
 """
 
+import hashlib
 import json
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -16,7 +17,7 @@ from moviegen.io.media import atomic_path
 from moviegen.train.average import resolve_weights_file
 from moviegen.train.checkpoint import latest_checkpoint, load_checkpoint
 from moviegen.train.loop import TrainResult
-from moviegen.train.recipes import T2VRecipe, TAERecipe, get_recipe, with_overrides
+from moviegen.train.recipes import AudioRecipe, CodecRecipe, T2VRecipe, TAERecipe, get_recipe, with_overrides
 
 RUN_FILE = "run.json"
 
@@ -30,6 +31,7 @@ class TrainRequest:
     run_dir: Path
     init: Path | None = None
     tae: Path | None = None
+    codec: Path | None = None
     latents: Path | None = None
     steps: int | None = None
     batch_size: int | None = None
@@ -72,7 +74,7 @@ def check_run_dir(run_dir: Path, *, recipe: str, resume: bool) -> None:
 
 
 # Flags a resumed run takes from its run.json when they are left out. --steps may change (to extend a run).
-RESUMED_FLAGS = ("tae", "latents", "batch_size", "lr", "bf16", "seed", "steps")
+RESUMED_FLAGS = ("tae", "codec", "latents", "batch_size", "lr", "bf16", "seed", "steps")
 
 
 def with_stored_flags(request: TrainRequest) -> TrainRequest:
@@ -91,7 +93,7 @@ def with_stored_flags(request: TrainRequest) -> TrainRequest:
         if before in (None, False):
             continue
         if given in (None, False):
-            changes[name] = Path(before) if name in ("tae", "latents") else before
+            changes[name] = Path(before) if name in ("tae", "codec", "latents") else before
         elif name != "steps" and (str(given) if isinstance(given, Path) else given) != before:
             flag = "--" + name.replace("_", "-")
             raise ValueError(
@@ -124,15 +126,81 @@ def run_training(request: TrainRequest) -> TrainResult:
     }
     if isinstance(recipe, TAERecipe):
         return _run_tae(recipe, request, args)
+    if isinstance(recipe, CodecRecipe):
+        return _run_codec(recipe, request, args)
+    if isinstance(recipe, AudioRecipe):
+        return _run_audio(recipe, request, args)
     return _run_t2v(recipe, request, args)
+
+
+_PATH_FLAG_USE = {
+    "init": "staged recipes", "tae": "text-to-video recipes", "codec": "audio transformer recipes",
+    "latents": "text-to-video recipes",
+}
+
+
+def _refuse_flags(request: TrainRequest, recipe_name: str, *, allowed: tuple[str, ...]) -> None:
+    """ValueError for a path flag that the recipe does not take (it would be silently ignored)."""
+    for name, use in _PATH_FLAG_USE.items():
+        if name not in allowed and getattr(request, name) is not None:
+            raise ValueError(f"--{name} applies to {use}, not to the recipe {recipe_name!r}")
+
+
+def _run_codec(recipe: CodecRecipe, request: TrainRequest, args: dict[str, Any]) -> TrainResult:
+    from moviegen.train.audio import train_codec
+
+    _refuse_flags(request, recipe.name, allowed=())
+    _write_run_file(request.run_dir, {"recipe": recipe.name, "config": config_to_dict(recipe), "args": args})
+    return train_codec(
+        recipe, data_dir=request.data_dir, run_dir=request.run_dir, resume=request.resume, run_info={"args": args},
+        progress=request.progress,
+    )
+
+
+def _run_audio(recipe: AudioRecipe, request: TrainRequest, args: dict[str, Any]) -> TrainResult:
+    from safetensors.torch import load_file
+
+    from moviegen.train.audio import (
+        AVDataset,
+        measure_audio_latent_norm,
+        prepare_audio_latents,
+        train_audio,
+        with_codec_norm,
+    )
+
+    _refuse_flags(request, recipe.name, allowed=("codec",))
+    if request.codec is None:
+        raise ValueError(f"recipe {recipe.name!r} trains on audio-codec latents: pass --codec CODEC_RUN_OR_WEIGHTS")
+    codec_file = resolve_weights_file(request.codec)
+    key = hashlib.sha256(codec_file.read_bytes()).hexdigest()[:12]
+    cache, latent_dir = prepare_audio_latents(
+        recipe, data_dir=request.data_dir, codec_weights=load_file(str(codec_file)), codec_key=key,
+        progress=request.progress,
+    )
+    if request.resume:
+        stored = _read_run_file(request.run_dir)
+        if stored is None:
+            raise ValueError(f"--resume: {str(request.run_dir)!r} has no {RUN_FILE}")
+        codec = stored["config"]["audio"]["codec"]
+        norm = (float(codec["shift_factor"]), float(codec["scaling_factor"]))
+    else:
+        norm = measure_audio_latent_norm(AVDataset(cache, split="train", latent_dir=latent_dir))
+    audio_cfg = with_codec_norm(recipe.audio, shift=norm[0], scale=norm[1])
+    args = {**args, "codec_file": str(codec_file), "audio_cache": str(cache), "audio_latents": str(latent_dir)}
+    if not request.resume:
+        config = config_to_dict(recipe)
+        config["audio"] = config_to_dict(audio_cfg)
+        _write_run_file(request.run_dir, {"recipe": recipe.name, "config": config, "args": args})
+    return train_audio(
+        recipe, cache_dir=cache, latent_dir=latent_dir, run_dir=request.run_dir, audio_cfg=audio_cfg,
+        resume=request.resume, run_info={"args": args}, progress=request.progress,
+    )
 
 
 def _run_tae(recipe: TAERecipe, request: TrainRequest, args: dict[str, Any]) -> TrainResult:
     from moviegen.train.tae import train_tae
 
-    for flag, value in (("--tae", request.tae), ("--latents", request.latents)):
-        if value is not None:
-            raise ValueError(f"{flag} applies to text-to-video recipes, not to the TAE recipe {recipe.name!r}")
+    _refuse_flags(request, recipe.name, allowed=("init",))
     init_state = None
     if request.init is not None and not request.resume:
         from safetensors.torch import load_file
@@ -164,6 +232,7 @@ def _run_t2v(recipe: T2VRecipe, request: TrainRequest, args: dict[str, Any]) -> 
         with_latent_norm,
     )
 
+    _refuse_flags(request, recipe.name, allowed=("init", "tae", "latents"))
     if request.tae is None:
         raise ValueError(f"recipe {recipe.name!r} trains on TAE latents: pass --tae TAE_RUN_OR_CHECKPOINT")
     tae_file = resolve_weights_file(request.tae)

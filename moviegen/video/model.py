@@ -12,6 +12,7 @@ from torch import nn
 
 from moviegen.configs.presets import MovieGenVideoConfig
 from moviegen.dit.model import DiT
+from moviegen.nn.state import load_trainable_state_dict, trainable_state_dict
 from moviegen.text.interface import TextEmbeddings
 from moviegen.text.prompt import CameraMotion
 from moviegen.text.stack import TextStack
@@ -52,20 +53,8 @@ class TextToVideo(nn.Module):
 
     def trainable_state_dict(self) -> dict[str, torch.Tensor]:
         """The weights we train and ship: everything except frozen pretrained encoders (loaded from their own files)."""
-        frozen = {
-            f"text.encoders.{name}."
-            for name, encoder in self.text.encoders.items()
-            if not any(p.requires_grad for p in encoder.parameters())
-        }
-        return {k: v for k, v in self.state_dict().items() if not any(k.startswith(prefix) for prefix in frozen)}
+        return trainable_state_dict(self)
 
     def load_trainable_state_dict(self, state: dict[str, torch.Tensor]) -> None:
         """Load :meth:`trainable_state_dict` output; missing or unexpected keys raise ValueError naming them."""
-        expected = set(self.trainable_state_dict())
-        missing, unexpected = sorted(expected - set(state)), sorted(set(state) - expected)
-        if missing or unexpected:
-            raise ValueError(
-                f"checkpoint does not match the model: missing {missing[:5]}{'...' if len(missing) > 5 else ''}, "
-                f"unexpected {unexpected[:5]}{'...' if len(unexpected) > 5 else ''}"
-            )
-        self.load_state_dict(state, strict=False)
+        load_trainable_state_dict(self, state, what="the video model")

@@ -203,3 +203,53 @@ def short_prompts(scene: SceneSpec, rng: np.random.Generator, n: int = 3) -> lis
     while len(prompts) < n:  # too few distinct paraphrases: repeat the canonical prompt
         prompts.append(prompts[0])
     return prompts
+
+
+# -- audio captions (SPEC 11.5's template) ----------------------------------------------------------------------------
+
+# The paper's quality score in captions, set at inference to 7.0 for SFX only and 8.0 for SFX + music (SPEC 8.5); the
+# world's sounds are clean, so its captions use the same two values.
+AUDIO_QUALITY_SFX, AUDIO_QUALITY_MUSIC = 7.0, 8.0
+MUSIC_DESCRIPTIONS: dict[Music, str] = {
+    Music.MAJOR: "cheerful, upbeat music in a major key",
+    Music.MINOR: "slow, sad music in a minor key",
+}
+
+
+def _impact_phrase(impact_shapes: tuple[str, ...]) -> str | None:
+    sounds = list(dict.fromkeys(IMPACT_SOUNDS[Shape(s)] for s in impact_shapes))
+    return " and ".join(sounds) + " each time something hits the floor" if sounds else None
+
+
+def audio_caption(*, impact_shapes: tuple[str, ...] = (), music: str | None = None) -> str:
+    """The templated audio caption of SPEC 11.5: quality score, speech/singing flags, music likelihood, a sound
+    description and a music description.
+
+    Args:
+        impact_shapes: shape names of the bouncing objects (each bounce makes its shape's sound).
+        music: ``"major"``, ``"minor"`` or None.
+    """
+    mode = None if music is None else Music(music)
+    quality = AUDIO_QUALITY_MUSIC if mode is not None else AUDIO_QUALITY_SFX
+    impacts = _impact_phrase(impact_shapes)
+    sound = f"Sound: {impacts}." if impacts else "Sound: no sound effects."
+    music_part = f"Music: {MUSIC_DESCRIPTIONS[mode]}." if mode is not None else "Music: none."
+    likelihood = 0.95 if mode is not None else 0.05
+    return (
+        f"This audio has quality: {quality:.1f}. It contains no speech. It contains no singing. "
+        f"It contains music with a {likelihood:.2f} likelihood. {sound} {music_part}"
+    )
+
+
+def audio_prompts(*, impact_shapes: tuple[str, ...] = (), music: str | None = None) -> tuple[str, ...]:
+    """Short user-style audio prompts for the same sound (text-to-audio): e.g. ``"sad music"``, ``"a low thump"``."""
+    impacts = _impact_phrase(impact_shapes)
+    words = []
+    if music is not None:
+        mood = "cheerful" if Music(music) is Music.MAJOR else "sad"
+        words.append(f"{mood} music")
+    if impacts:
+        words.append(impacts)
+    if not words:
+        return ("silence",)
+    return (" with ".join(words), *words) if len(words) > 1 else tuple(words)

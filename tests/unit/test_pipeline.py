@@ -234,7 +234,8 @@ def test_check_inputs_echo_the_bad_value(pipeline, change, message):
 
 def test_cli_generate_writes_a_readable_mp4(saved, tmp_path, capsys):
     out = tmp_path / "out.mp4"
-    args = ["generate", "a red circle bounces", "-o", str(out), "--checkpoint", str(saved["path"]), "--no-progress"]
+    args = ["generate", "a red circle bounces", "-o", str(out), "--checkpoint", str(saved["path"]), "--no-progress",
+            "--no-audio"]  # the sound of generate is tested in test_audio_pipeline.py
     assert main([*args, "--seed", "3"]) == 0
     printed = capsys.readouterr().out
     assert f"wrote {out}: 16x16, 4 frames, 0.25 s at 16 fps" in printed and "seed 3" in printed
@@ -247,7 +248,8 @@ def test_cli_generate_writes_a_readable_mp4(saved, tmp_path, capsys):
     wide = tmp_path / "wide.mp4"
     flags = ["--size", "landscape", "--seconds", "0.5", "--steps", "3", "--schedule", "linear-quadratic",
              "--guidance", "1", "--camera", "pan right"]
-    assert main(["generate", "a blue star", "-o", str(wide), "--checkpoint", str(saved["path"]), *flags]) == 0
+    assert main(["generate", "a blue star", "-o", str(wide), "--checkpoint", str(saved["path"]), "--no-audio",
+                 *flags]) == 0
     assert read_video(wide).frames_THWC.shape == (8, 16, 24, 3)
     assert "seed " in capsys.readouterr().out  # a random seed is drawn and printed
 
@@ -295,6 +297,7 @@ def test_cli_output_and_checkpoint_errors_leave_no_file(saved, tmp_path, capsys,
     monkeypatch.setattr(checkpoint_module, "DEFAULT_CHECKPOINT_NAME", "not-a-model")
     for command, name, checkpoint, message in cases:
         extra = [] if checkpoint is None else ["--checkpoint", str(checkpoint)]
+        extra += ["--no-audio"] if command == "generate" else []
         assert main([command, "a red circle", "-o", str(tmp_path / name), *extra]) == 2, name
         err = capsys.readouterr().err
         assert re.search(message, err), err

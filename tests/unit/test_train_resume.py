@@ -190,7 +190,7 @@ def test_export_then_generate_from_the_exported_checkpoint(world, tae_file, tmp_
     assert all(torch.allclose(exported[k], v.float(), atol=1e-3, rtol=1e-3) for k, v in ema.items())
     video = tmp_path / "out.mp4"
     assert main(["generate", "a red circle", "--checkpoint", str(out), "--steps", "2", "-o", str(video),
-                 "--seed", "1", "--no-progress"]) == 0
+                 "--seed", "1", "--no-progress", "--no-audio"]) == 0
     assert video.is_file()
 
 

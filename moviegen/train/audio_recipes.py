@@ -1,0 +1,138 @@
+"""Training recipes of Movie Gen Audio (SPEC 8.4 scaled to a 2-core CPU), as plain preset functions.
+
+* ``audio-codec-tiny`` / ``audio-codec-debug``: the DAC-VAE on random crops of the data's audio (mel + STFT +
+  waveform L1 + KL).
+* ``audio-tiny`` / ``audio-debug``: the audio transformer (and, at tiny scale, its frame encoder) on cached codec
+  latents of the same clips, with the paper's condition dropout and context masking (SPEC 8.3).
+
+They are listed in :data:`moviegen.train.recipes.RECIPES` with the video recipes.
+"""
+
+from dataclasses import dataclass
+
+from moviegen.audio.codec import DACVAEConfig, dac_vae_debug, dac_vae_tiny
+from moviegen.audio.codec_loss import AudioCodecLossConfig
+from moviegen.audio.conditioning import AudioDropoutConfig
+from moviegen.audio.config import MovieGenAudioConfig, audio_debug, audio_tiny
+from moviegen.data.loader import TextMode
+from moviegen.flow.config import FlowConfig
+from moviegen.flow.solver import ODESolver
+from moviegen.flow.timesteps import Schedule
+from moviegen.train.config import LRSchedule, OptimConfig, TrainConfig
+
+
+@dataclass(frozen=True, kw_only=True)
+class CodecRecipe:
+    """Training of the audio autoencoder on ``crop_seconds`` crops of every clip's sound."""
+
+    name: str
+    description: str
+    codec: DACVAEConfig
+    loss: AudioCodecLossConfig
+    crop_seconds: float
+    train: TrainConfig
+    optim: OptimConfig
+    frame_size: int = 32  # the audio-visual cache's frame size (shared with the transformer recipe's cache)
+    # [inferred] Train on clips with sound: most of the world's clips are silent, and silence needs no training.
+    min_rms: float = 1e-3
+
+    def __post_init__(self) -> None:
+        if self.loss.sample_rate != self.codec.sample_rate:
+            raise ValueError(f"loss sample_rate {self.loss.sample_rate} must be the codec's {self.codec.sample_rate}")
+        samples = self.crop_seconds * self.codec.sample_rate
+        if samples != round(samples) or round(samples) % self.codec.hop:
+            raise ValueError(
+                f"crop_seconds={self.crop_seconds} must be a whole number of latent frames ({self.codec.hop} samples)"
+            )
+
+    @property
+    def crop_samples(self) -> int:
+        return round(self.crop_seconds * self.codec.sample_rate)
+
+
+def audio_flow() -> FlowConfig:
+    """SPEC 8.5: the midpoint solver, 64 steps, guidance 3 on text and video jointly; the same path and logit-normal
+    training times as video. [inferred] A uniform t grid: the paper names no schedule for audio."""
+    return FlowConfig(schedule=Schedule.UNIFORM, num_steps=64, solver=ODESolver.MIDPOINT, guidance_scale=3.0)
+
+
+@dataclass(frozen=True, kw_only=True)
+class AudioRecipe:
+    """Training of the audio transformer on cached codec latents (windows of ``audio.window_seconds``)."""
+
+    name: str
+    description: str
+    audio: MovieGenAudioConfig
+    flow: FlowConfig
+    dropout: AudioDropoutConfig
+    train: TrainConfig
+    optim: OptimConfig
+    text_mode: TextMode = TextMode.MIXED
+    val_times: tuple[float, ...] = (0.1, 0.3, 0.5, 0.7, 0.9)
+
+    @property
+    def frame_size(self) -> int:
+        """The audio-visual cache's frame size: the video features' input size."""
+        return self.audio.video.frame_size
+
+
+def audio_codec_tiny_recipe() -> CodecRecipe:
+    codec = dac_vae_tiny()
+    return CodecRecipe(
+        name="audio-codec-tiny",
+        description="DAC-VAE of the embedded default: 16 kHz -> 25 Hz x 32 channels, on 0.48 s crops of the sound",
+        codec=codec,
+        # [inferred] No multi-resolution STFT term: its spectral convergence divides by the target's energy, and the
+        # world's crops are often near-silent (decaying impact tails, quiet music), where it swung from 3 to 35 and
+        # its gradient (norm up to ~8000, clipped) drowned the mel term (measured over the first 100 steps, see
+        # docs/audio.md). DAC itself trains with mel + waveform terms (plus discriminators).
+        loss=AudioCodecLossConfig(sample_rate=codec.sample_rate, stft_weight=0.0),
+        # [inferred] 0.48 s (12 latent frames) holds an impact (120 ms) or a few notes with context, at half the CPU
+        # cost of 1 s crops; the decoder's receptive field is 10 frames either side (DACVAEConfig).
+        crop_seconds=0.48,
+        train=TrainConfig(steps=1500, batch_size=8, checkpoint_every=250, val_every=500, val_batches=8),
+        optim=OptimConfig(lr=1e-3, betas=(0.8, 0.99), weight_decay=0.0, warmup_steps=50, schedule=LRSchedule.COSINE,
+                          min_lr=1e-4),
+    )
+
+
+def audio_codec_debug_recipe() -> CodecRecipe:
+    codec = dac_vae_debug()
+    return CodecRecipe(
+        name="audio-codec-debug",
+        description="tests: dac_vae_debug on 0.25 s crops (seconds on a CPU)",
+        codec=codec,
+        loss=AudioCodecLossConfig(sample_rate=codec.sample_rate, mel_n_ffts_16k=(256, 512), mel_n_mels=(16, 24),
+                                  stft_n_ffts_16k=(128, 512)),
+        crop_seconds=0.25,
+        train=TrainConfig(steps=6, batch_size=2, log_every=1, checkpoint_every=2, val_every=3, val_batches=2),
+        optim=OptimConfig(lr=1e-3),
+        frame_size=8,
+    )
+
+
+def audio_tiny_recipe() -> AudioRecipe:
+    return AudioRecipe(
+        name="audio-tiny",
+        description="audio transformer of the embedded default on 2 s windows of codec latents (needs --codec RUN)",
+        audio=audio_tiny(),
+        flow=audio_flow(),
+        dropout=AudioDropoutConfig(),
+        # [inferred] EMA 0.999 as the paper (SPEC 8.4); the condition dropouts replace the video recipe's text_dropout.
+        train=TrainConfig(steps=3000, batch_size=16, ema_decay=0.999, text_dropout=0.0, checkpoint_every=250,
+                          val_every=500, val_batches=4),
+        optim=OptimConfig(lr=3e-4, warmup_steps=100),
+    )
+
+
+def audio_debug_recipe() -> AudioRecipe:
+    return AudioRecipe(
+        name="audio-debug",
+        description="tests: audio_debug on short windows (seconds on a CPU; needs --codec RUN)",
+        audio=audio_debug(),
+        flow=audio_flow(),
+        dropout=AudioDropoutConfig(),
+        train=TrainConfig(steps=6, batch_size=2, ema_decay=0.99, text_dropout=0.0, log_every=1, checkpoint_every=2,
+                          val_every=3, val_batches=1),
+        optim=OptimConfig(lr=1e-3),
+    )

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Rebuild the embedded default's sound (moviegen/assets/audio-tiny/) from nothing: an audio-focused world, the
+# DAC-VAE, the audio transformer, the export and the evaluations. Re-running skips finished stages and resumes an
+# interrupted one. Measured times on a 2-core CPU are in docs/audio.md.
+# Usage: tools/train_embedded_audio.sh [RUNS_DIR]
+set -euo pipefail
+R=${1:-runs/audio}
+mkdir -p "$R"
+source "$(dirname "$0")/stage.sh"
+
+[[ -e "$R/world/manifest.jsonl" ]] || moviegen world -o "$R/world" --num 3000 --seed 1
+stage audio-codec-tiny "$R/codec"
+stage audio-tiny       "$R/audio" --codec "$R/codec"
+moviegen export --audio "$R/audio" --codec "$R/codec" -o "$R/audio-tiny"
+moviegen eval audio --checkpoint "$R/audio-tiny" --data "$R/world" -o "$R/eval/audio" --update-card --no-progress
+echo "to ship: cp $R/audio-tiny/* moviegen/assets/audio-tiny/"
