@@ -16,23 +16,12 @@ faster than real time) together with the command line.
 
 import argparse
 import shlex
-import statistics
 import sys
-import time
-from collections.abc import Callable
 
 import torch
 
 from moviegen.audio.codec import DACVAE, dac_vae_tiny
-
-
-def _time(fn: Callable[[], object], *, repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+from timing import median_time
 
 
 def main() -> None:
@@ -60,12 +49,12 @@ def main() -> None:
         codec.decode(codec.encode(audio_B1N[:, :, : cfg.hop * 4], sample=False).latent_BCL)  # warm-up
         latent_BCL = codec.encode(audio_B1N, sample=False).latent_BCL
         rows = [
-            ("encode", num_frames, _time(lambda: codec.encode(audio_B1N, sample=False), repeats=args.repeats)),
-            ("decode", num_frames, _time(lambda: codec.decode(latent_BCL), repeats=args.repeats)),
+            ("encode", num_frames, median_time(lambda: codec.encode(audio_B1N, sample=False), repeats=args.repeats)),
+            ("decode", num_frames, median_time(lambda: codec.decode(latent_BCL), repeats=args.repeats)),
             (
                 f"decode_chunked ({args.chunk_frames}/{args.overlap_frames})",
                 num_chunked_frames,
-                _time(
+                median_time(
                     lambda: codec.decode_chunked(
                         chunked_latent_BCL, chunk_frames=args.chunk_frames, overlap_frames=args.overlap_frames
                     ),

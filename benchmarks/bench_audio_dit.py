@@ -41,15 +41,14 @@ StableAudio / ours: above 1 means ours is faster.
 import argparse
 import contextlib
 import shlex
-import statistics
 import sys
-import time
 from dataclasses import dataclass
 
 import torch
 
 from moviegen.audio.model import AudioContext, AudioTransformer
 from moviegen.dit.config import DiTConfig, FFNKind
+from timing import median_time
 
 
 @dataclass(frozen=True)
@@ -109,15 +108,6 @@ def stable_audio_model(size: Size) -> torch.nn.Module:
     return model
 
 
-def median_step(step, *, repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        step()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
-
-
 def bench(
     size: Size, *, batch: int, dtype: str, qk_norm: bool, warmup: int, repeats: int, rounds: int
 ) -> dict[str, float]:
@@ -168,8 +158,8 @@ def bench(
         step_theirs()
     best = {"ours": float("inf"), "theirs": float("inf")}
     for _ in range(rounds):  # alternate so that machine noise hits both alike
-        best["ours"] = min(best["ours"], median_step(step_ours, repeats=repeats))
-        best["theirs"] = min(best["theirs"], median_step(step_theirs, repeats=repeats))
+        best["ours"] = min(best["ours"], median_time(step_ours, repeats=repeats))
+        best["theirs"] = min(best["theirs"], median_time(step_theirs, repeats=repeats))
     best["params_ours"] = sum(p.numel() for p in ours.parameters())
     best["params_theirs"] = sum(p.numel() for p in theirs.parameters())
     return best

@@ -15,11 +15,10 @@ median, and prints the ratio Wan / ours: above 1 means ours is faster (the issue
 
 import argparse
 import contextlib
-import statistics
-import time
 from dataclasses import dataclass
 
 import torch
+from timing import median_time
 
 
 @dataclass(frozen=True)
@@ -39,15 +38,6 @@ SIZES = {
     "small": Size(dim=384, layers=6, heads=6, wan_ffn=1536, latent=(8, 16, 16), text_len=64),
     "base": Size(dim=768, layers=4, heads=12, wan_ffn=3072, latent=(8, 16, 16), text_len=64),
 }
-
-
-def median_step(step, *, repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        step()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def bench(size: Size, *, batch: int, dtype: str, warmup: int, repeats: int, rounds: int) -> dict[str, float]:
@@ -95,8 +85,8 @@ def bench(size: Size, *, batch: int, dtype: str, warmup: int, repeats: int, roun
         step_wan()
     best = {"ours": float("inf"), "wan": float("inf")}
     for _ in range(rounds):  # alternate so that machine noise hits both alike
-        best["ours"] = min(best["ours"], median_step(step_ours, repeats=repeats))
-        best["wan"] = min(best["wan"], median_step(step_wan, repeats=repeats))
+        best["ours"] = min(best["ours"], median_time(step_ours, repeats=repeats))
+        best["wan"] = min(best["wan"], median_time(step_wan, repeats=repeats))
     best["params_ours"] = sum(p.numel() for p in ours.parameters())
     best["params_wan"] = sum(p.numel() for p in wan.parameters())
     best["tokens"] = t * (h // 2) * (w // 2)

@@ -16,24 +16,12 @@ to ``AutoencoderKLCogVideoX``. The clip length must be ``1 + 4k`` for Wan (17 by
 """
 
 import argparse
-import statistics
-import time
 from collections.abc import Callable
 
 import torch
 
 from moviegen.tae import TAEConfig, TemporalAutoencoder
-
-
-def _time(fn: Callable[[], object], *, warmup: int, repeats: int) -> float:
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+from timing import median_time
 
 
 def _num_params(model: torch.nn.Module) -> int:
@@ -118,7 +106,7 @@ def main() -> None:
             ("TAE (ours, 8x time)", ours_8x, run_ours(ours_8x)),
         ):
             out = fn()
-            seconds = _time(fn, warmup=1, repeats=args.repeats)
+            seconds = median_time(fn, warmup=1, repeats=args.repeats)
             rows.append((name, _num_params(model), seconds, tuple(out.shape)))
 
     print(f"\nclip 1x3x{args.frames}x{args.size}x{args.size}, widths {widths}, {args.layers} ResNets/level, "

@@ -10,7 +10,14 @@ from moviegen.audio.checkpoint import (
     save_audio_checkpoint,
 )
 from moviegen.audio.codec import DACVAE, DACVAEConfig, dac_vae_48k, dac_vae_debug, dac_vae_tiny
-from moviegen.audio.config import MovieGenAudioConfig, VideoFeatureConfig, VideoFeatureKind, audio_13b, audio_debug, audio_tiny
+from moviegen.audio.config import (
+    MovieGenAudioConfig,
+    VideoFeatureConfig,
+    VideoFeatureKind,
+    audio_13b,
+    audio_debug,
+    audio_tiny,
+)
 from moviegen.audio.model import AudioContext, AudioTransformer, MovieGenAudio
 from moviegen.audio.pipeline import AudioPipeline, AudioRequest, LongMode, check_audio_inputs
 

@@ -108,7 +108,9 @@ def save_audio_checkpoint(
     """
     path = Path(path)
     if model.cfg != cfg or codec.cfg != cfg.codec:
-        raise ValueError("save_audio_checkpoint: model.cfg and codec.cfg must be cfg and cfg.codec (latent norm included)")
+        raise ValueError(
+            "save_audio_checkpoint: model.cfg and codec.cfg must be cfg and cfg.codec (latent norm included)"
+        )
     _check_defaults(cfg, defaults)
     weights = {
         CODEC_FILE: to_storage(codec.state_dict(), what=CODEC_FILE),

@@ -35,6 +35,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+LOGVAR_INIT = -5.0  # initial posterior log-variance (see DACVAE.init_weights)
 LOGVAR_MIN, LOGVAR_MAX = -30.0, 20.0  # posterior log-variance clamp, as the TAE (diffusers' DiagonalGaussian)
 SNAKE_EPS = 1e-9  # DAC's Snake1d: 1 / (alpha + 1e-9)
 INIT_STD = 0.02  # DAC's init_weights: trunc_normal_(std=0.02) on every Conv1d, zero bias
@@ -367,18 +368,31 @@ class DACVAE(nn.Module):
 
     @torch.no_grad()
     def init_weights(self) -> None:
-        """Every initialisation rule of the DAC-VAE.
+        """Every initialisation rule of the DAC-VAE [inferred; measured in docs/audio.md].
 
-        * ``Conv1d`` and ``ConvTranspose1d``: truncated normal, std 0.02, zero bias (DAC's ``init_weights``;
-          DAC leaves its transposed convs at the PyTorch default [inferred: one rule for all convs here]);
+        * ``Conv1d`` and ``ConvTranspose1d``: normal with std ``1 / sqrt(fan_in)`` (``fan_in = C_in * k``, divided by
+          the stride for a transposed conv, whose every output sees ``k / stride`` taps), zero bias: the signal keeps
+          its scale through the ~40 convs. DAC's truncated normal (std 0.02) shrinks it about 5x per conv; without
+          DAC's weight norm the latent then carries ~1e-5 of the input and the decoder learns to ignore it.
+        * Residual units start as the identity (their last conv at zero).
+        * The encoder's log-variance bias starts at -5 (posterior std 0.08), so the decoder sees the mean, not the
+          prior's noise, from the first step.
         * Snake ``alpha``: 1.
         """
         for module in self.modules():
-            if isinstance(module, (nn.Conv1d, nn.ConvTranspose1d)):
-                nn.init.trunc_normal_(module.weight, std=INIT_STD, a=-2 * INIT_STD, b=2 * INIT_STD)
+            if isinstance(module, nn.Conv1d):
+                nn.init.normal_(module.weight, std=module.weight[0].numel() ** -0.5)
+                nn.init.zeros_(module.bias)
+            elif isinstance(module, nn.ConvTranspose1d):
+                fan_in = module.weight.shape[0] * module.weight.shape[2] / module.stride[0]
+                nn.init.normal_(module.weight, std=fan_in**-0.5)
                 nn.init.zeros_(module.bias)
             elif isinstance(module, Snake):
                 module.init_weights()
+        for module in self.modules():
+            if isinstance(module, ResidualUnit):
+                nn.init.zeros_(module.conv2.weight)
+        self.encoder.conv_out.bias[self.cfg.latent_channels :] = LOGVAR_INIT
 
     def encode(
         self, audio_B1N: torch.Tensor, *, sample: bool = True, generator: torch.Generator | None = None

@@ -28,7 +28,7 @@ import torch
 from torch import nn
 
 from moviegen.audio.codec import DACVAEOutput
-from moviegen.audio.spectral import log_mel, mel_filterbank, stft_magnitude
+from moviegen.audio.spectral import LOG_MEL_EPS, log_mel, mel_filterbank, stft_magnitude
 
 REFERENCE_SAMPLE_RATE = 16_000  # the window sizes below are given at this rate and scaled to the codec's
 # Spectral convergence divides by ||S||_F, which is ~0 on silent crops (most of the world's sound is silence between
@@ -61,6 +61,10 @@ class AudioCodecLossConfig:
         waveform_weight: weight of the waveform L1.
         kl_weight: weight of the per-latent-value KL.
         adversarial_weight: must be 0: the adversarial loss is not implemented.
+        mel_floor: mel magnitudes are clamped to this before the log (DAC: 1e-5, -100 dB). A bin whose prediction
+            sits below the floor gets no gradient, so quiet material (the world's sound is at -30 to -45 dBFS, half
+            its mel bins under 1e-5) needs a lower floor: with 1e-5 the tiny codec collapsed to one quiet output
+            for every input (docs/audio.md).
 
     Raises:
         ValueError: for negative weights, mismatched or non-positive scales, empty mel bands, or
@@ -76,6 +80,7 @@ class AudioCodecLossConfig:
     waveform_weight: float = 1.0
     kl_weight: float = 1e-4
     adversarial_weight: float = 0.0
+    mel_floor: float = LOG_MEL_EPS
 
     def __post_init__(self) -> None:
         if self.sample_rate < 1:
@@ -133,13 +138,18 @@ class AudioCodecLossTerms:
 
 
 def multiscale_mel_loss(
-    pred_BN: torch.Tensor, *, target_BN: torch.Tensor, sample_rate: int, scales: tuple[SpectralScale, ...]
+    pred_BN: torch.Tensor,
+    *,
+    target_BN: torch.Tensor,
+    sample_rate: int,
+    scales: tuple[SpectralScale, ...],
+    floor: float = LOG_MEL_EPS,
 ) -> torch.Tensor:
-    """Mean over scales of the mean L1 between log10-mel magnitudes (fp32)."""
+    """Mean over scales of the mean L1 between log10-mel magnitudes floored at ``floor`` (fp32)."""
     losses = [
         (
-            log_mel(pred_BN, sample_rate=sample_rate, n_fft=s.n_fft, hop=s.hop, n_mels=s.n_mels)
-            - log_mel(target_BN, sample_rate=sample_rate, n_fft=s.n_fft, hop=s.hop, n_mels=s.n_mels)
+            log_mel(pred_BN, sample_rate=sample_rate, n_fft=s.n_fft, hop=s.hop, n_mels=s.n_mels, eps=floor)
+            - log_mel(target_BN, sample_rate=sample_rate, n_fft=s.n_fft, hop=s.hop, n_mels=s.n_mels, eps=floor)
         )
         .abs()
         .mean()
@@ -203,7 +213,9 @@ class AudioCodecLoss(nn.Module):
         pred_BN, target_BN = recon_B1N[:, 0].float(), audio_B1N[:, 0].float()  # fp32 island: spectra and logs
         zero = pred_BN.new_zeros(())
         mel = (
-            multiscale_mel_loss(pred_BN, target_BN=target_BN, sample_rate=cfg.sample_rate, scales=cfg.mel_scales)
+            multiscale_mel_loss(
+                pred_BN, target_BN=target_BN, sample_rate=cfg.sample_rate, scales=cfg.mel_scales, floor=cfg.mel_floor
+            )
             if cfg.mel_weight > 0
             else zero
         )

@@ -38,7 +38,9 @@ def sample_condition_keep(
     return keep_all & (u_B3[:, 1] >= cfg.p_text), keep_all & (u_B3[:, 2] >= cfg.p_video)
 
 
-def sample_known_frames(length: int, batch: int, *, cfg: AudioDropoutConfig, generator: torch.Generator) -> torch.Tensor:
+def sample_known_frames(
+    length: int, batch: int, *, cfg: AudioDropoutConfig, generator: torch.Generator
+) -> torch.Tensor:
     """``known_BL``: True on context frames. At least one frame of every row is masked (something to generate)."""
     u_B3 = torch.rand(batch, 3, generator=generator)
     known_BL = torch.zeros(batch, length, dtype=torch.bool)

@@ -47,7 +47,9 @@ class VideoFeatureConfig:
 
     def __post_init__(self) -> None:
         if not isinstance(self.kind, VideoFeatureKind):
-            raise ValueError(f"kind must be a VideoFeatureKind ({[k.value for k in VideoFeatureKind]}), got {self.kind!r}")
+            raise ValueError(
+                f"kind must be a VideoFeatureKind ({[k.value for k in VideoFeatureKind]}), got {self.kind!r}"
+            )
         if self.dim < 1 or self.frame_size < 1:
             raise ValueError(f"dim and frame_size must be >= 1, got dim={self.dim}, frame_size={self.frame_size}")
         if self.kind is VideoFeatureKind.FRAMES:
@@ -118,10 +120,22 @@ class MovieGenAudioConfig:
         return round(self.window_seconds * self.codec.frame_rate)
 
 
-def _audio_dit(c: int, *, dim: int, num_layers: int, num_heads: int, ffn_dim: int, max_t: int, qk_norm: bool) -> DiTConfig:
+def _audio_dit(
+    c: int, *, dim: int, num_layers: int, num_heads: int, ffn_dim: int, max_t: int, qk_norm: bool
+) -> DiTConfig:
     return DiTConfig(
-        dim=dim, num_layers=num_layers, num_heads=num_heads, ffn_dim=ffn_dim, latent_channels=c, in_channels=2 * c + 1,
-        ffn=FFNKind.GELU, patch_size=(1, 1, 1), max_t=max_t, max_h=1, max_w=1, qk_norm=qk_norm,
+        dim=dim,
+        num_layers=num_layers,
+        num_heads=num_heads,
+        ffn_dim=ffn_dim,
+        latent_channels=c,
+        in_channels=2 * c + 1,
+        ffn=FFNKind.GELU,
+        patch_size=(1, 1, 1),
+        max_t=max_t,
+        max_h=1,
+        max_w=1,
+        qk_norm=qk_norm,
     )
 
 
@@ -140,7 +154,9 @@ def text_audio_tiny() -> TextStackConfig:
     """MiniLM (the video default's prompt encoder, from its wheel) on the audio caption; no other role."""
     return TextStackConfig(
         encoders=(
-            TextEncoderSpec(role=TextRole.PROMPT, kind=EncoderKind.MINILM, name="minilm", output_dim=384, max_length=128),
+            TextEncoderSpec(
+                role=TextRole.PROMPT, kind=EncoderKind.MINILM, name="minilm", output_dim=384, max_length=128
+            ),
         )
     )
 
@@ -177,7 +193,9 @@ def audio_tiny() -> MovieGenAudioConfig:
     codec = dac_vae_tiny()
     return MovieGenAudioConfig(
         codec=codec,
-        dit=_audio_dit(codec.latent_channels, dim=256, num_layers=6, num_heads=4, ffn_dim=1024, max_t=100, qk_norm=True),
+        dit=_audio_dit(
+            codec.latent_channels, dim=256, num_layers=6, num_heads=4, ffn_dim=1024, max_t=100, qk_norm=True
+        ),
         text=text_audio_tiny(),
         video=VideoFeatureConfig(kind=VideoFeatureKind.FRAMES, dim=256, frame_size=32, channels=(32, 64, 64)),
         window_seconds=2.0,

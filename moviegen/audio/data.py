@@ -6,7 +6,8 @@ On disk (``cache_dir``)::
     cache.json                   settings (sample rate, frame size, shard size) and the data directory
     shard-00000.safetensors      "<id>/audio" float16 [N] mono at the codec's rate; "<id>/frames" uint8 [T, 3, S, S]
     ...                          (the shard's records and skipped inputs in its metadata)
-    index.jsonl                  one line per cached sample: id, shard, split, fps, seconds, text, prompts, impacts, music
+    index.jsonl                  one line per cached sample: id, shard, split, fps, seconds, text, prompts,
+                                 impacts, music, rms
     latents-<key>/               codec latents of every cached sample (:func:`cache_codec_latents`), one per codec
 
 Each shard is written atomically and skipped on a rerun when its fingerprint (ids + settings) matches, as the video
@@ -128,9 +129,7 @@ def _write_shard(
     records, skipped = [], []
     for entry in chunk:
         try:
-            clip = read_video(
-                entry.path, audio=True, sample_rate=settings.sample_rate, size=(settings.frame_size,) * 2
-            )
+            clip = read_video(entry.path, audio=True, sample_rate=settings.sample_rate, size=(settings.frame_size,) * 2)
         except MediaError as err:
             skipped.append((str(entry.path), SkipReason.UNDECODABLE.value, str(err)))
             continue
@@ -145,11 +144,20 @@ def _write_shard(
         tensors[f"{entry.id}/audio"] = torch.from_numpy(audio_N).to(torch.float16)
         tensors[f"{entry.id}/frames"] = torch.from_numpy(clip.frames_THWC).permute(0, 3, 1, 2).contiguous()
         caption, prompts, impacts, music = sample_texts(entry)
-        records.append({
-            "id": entry.id, "shard": shard.name, "split": entry.split, "fps": clip.fps,
-            "seconds": samples / settings.sample_rate, "text": caption, "prompts": list(prompts),
-            "impacts": list(impacts), "music": music, "rms": float(np.sqrt(np.mean(audio_N.astype(np.float64) ** 2))),
-        })
+        records.append(
+            {
+                "id": entry.id,
+                "shard": shard.name,
+                "split": entry.split,
+                "fps": clip.fps,
+                "seconds": samples / settings.sample_rate,
+                "text": caption,
+                "prompts": list(prompts),
+                "impacts": list(impacts),
+                "music": music,
+                "rms": float(np.sqrt(np.mean(audio_N.astype(np.float64) ** 2))),
+            }
+        )
     meta = {"fingerprint": fingerprint, "records": json.dumps(records), "skipped": json.dumps(skipped)}
     with atomic_path(shard) as tmp:
         save_file(tensors, str(tmp), metadata=meta)
@@ -221,14 +229,19 @@ class AVDataset:
             with safe_open(str(self.latent_dir / r["shard"]), framework="pt") as f:
                 latent = f.get_tensor(r["id"]).float()
         return AVSample(
-            id=r["id"], audio_N=audio_N, frames_TCHW=frames, fps=float(r["fps"]), caption=r["text"],
-            prompts=tuple(r["prompts"]), impacts=tuple(r["impacts"]), music=r["music"], latent_CL=latent,
+            id=r["id"],
+            audio_N=audio_N,
+            frames_TCHW=frames,
+            fps=float(r["fps"]),
+            caption=r["text"],
+            prompts=tuple(r["prompts"]),
+            impacts=tuple(r["impacts"]),
+            music=r["music"],
+            latent_CL=latent,
         )
 
 
-def cache_codec_latents(
-    cache_dir: str | Path, *, codec: torch.nn.Module, key: str, progress: bool = True
-) -> Path:
+def cache_codec_latents(cache_dir: str | Path, *, codec: torch.nn.Module, key: str, progress: bool = True) -> Path:
     """Encode every cached clip's audio with ``codec`` (raw posterior mean) into ``cache_dir/latents-<key>/``.
 
     One safetensors file per audio shard, written atomically and skipped when present: reruns resume.
@@ -258,7 +271,14 @@ def cache_codec_latents(
 
 def crop_start(*, seed: int, epoch: int, sample_id: str, span: int) -> int:
     """A random start in ``[0, span]``, a pure function of ``(seed, epoch, id)`` (resumable crops)."""
-    return int(derive_rng(seed, _TAG_CROP, epoch, sample_id).integers(0, span + 1)) if span > 0 else 0
+    return int(crop_starts(seed=seed, epoch=epoch, sample_id=sample_id, span=span, count=1)[0])
+
+
+def crop_starts(*, seed: int, epoch: int, sample_id: str, span: int, count: int) -> list[int]:
+    """``count`` random starts in ``[0, span]``, a pure function of ``(seed, epoch, id)``."""
+    if span <= 0:
+        return [0] * count
+    return derive_rng(seed, _TAG_CROP, epoch, sample_id).integers(0, span + 1, size=count).tolist()
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -270,16 +290,27 @@ class AudioCropBatch:
 
 
 class AudioCropIterator(BatchIterator):
-    """Random ``crop_samples`` windows of each clip's audio (a clip shorter than that is zero-padded)."""
+    """Random ``crop_samples`` windows of each clip's audio (a clip shorter than that is zero-padded).
 
-    def __init__(self, dataset: AVDataset, sampler: Any, *, crop_samples: int, seed: int) -> None:
+    With ``candidates > 1`` each crop is the most energetic of that many random windows: sparse sounds (a 120 ms
+    impact in a 3 s clip) then fill most crops instead of a few.
+    """
+
+    def __init__(self, dataset: AVDataset, sampler: Any, *, crop_samples: int, seed: int, candidates: int = 1) -> None:
         super().__init__(dataset, sampler, seed=seed)
-        self.crop_samples = crop_samples
+        self.crop_samples, self.candidates = crop_samples, candidates
 
     def _collate(self, samples: Sequence[AVSample], *, epoch: int) -> AudioCropBatch:
         crops = []
         for s in samples:
-            start = crop_start(seed=self.seed, epoch=epoch, sample_id=s.id, span=s.audio_N.shape[0] - self.crop_samples)
+            starts = crop_starts(
+                seed=self.seed,
+                epoch=epoch,
+                sample_id=s.id,
+                span=s.audio_N.shape[0] - self.crop_samples,
+                count=self.candidates,
+            )
+            start = max(starts, key=lambda k: float(s.audio_N[k : k + self.crop_samples].pow(2).sum()))
             crop = s.audio_N[start : start + self.crop_samples]
             crops.append(torch.nn.functional.pad(crop, (0, self.crop_samples - crop.shape[0])))
         return AudioCropBatch(ids=[s.id for s in samples], audio_B1N=torch.stack(crops)[:, None])
@@ -324,6 +355,10 @@ class AudioWindowIterator(BatchIterator):
             latents.append(torch.nn.functional.pad(crop, (0, self.window - crop.shape[1])))
             starts.append(start)
         return AudioWindowBatch(
-            ids=[s.id for s in samples], latent_BCL=torch.stack(latents), frames=[s.frames_TCHW for s in samples],
-            starts=starts, fps=[s.fps for s in samples], texts=self._texts(samples, epoch=epoch),
+            ids=[s.id for s in samples],
+            latent_BCL=torch.stack(latents),
+            frames=[s.frames_TCHW for s in samples],
+            starts=starts,
+            fps=[s.fps for s in samples],
+            texts=self._texts(samples, epoch=epoch),
         )

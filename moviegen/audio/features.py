@@ -102,7 +102,9 @@ def load_clip_frame_encoder(path: str | Path, *, cfg: VideoFeatureConfig) -> CLI
     model, info = CLIPVisionModelWithProjection.from_pretrained(path, output_loading_info=True, local_files_only=True)
     check_loading_info(info, path=path, expected_class="CLIPVisionModelWithProjection")
     if model.config.projection_dim != cfg.dim:
-        raise ValueError(f"{path}: CLIP image embeddings are {model.config.projection_dim}-d, the config expects {cfg.dim}")
+        raise ValueError(
+            f"{path}: CLIP image embeddings are {model.config.projection_dim}-d, the config expects {cfg.dim}"
+        )
     return CLIPFrameEncoder(model, image_size=model.config.image_size)
 
 
@@ -119,7 +121,9 @@ def build_frame_encoder(cfg: VideoFeatureConfig, *, model_dir: str | Path | None
     return load_clip_frame_encoder(Path(model_dir) / str(cfg.name), cfg=cfg)
 
 
-def latent_frame_sources(*, num_latent: int, frame_rate: float, fps: float, num_video: int, start: int = 0) -> torch.Tensor:
+def latent_frame_sources(
+    *, num_latent: int, frame_rate: float, fps: float, num_video: int, start: int = 0
+) -> torch.Tensor:
     """For audio latent frames ``start .. start + num_latent - 1``, the index of the video frame their centre falls in.
 
     Latent frame j covers ``[j, j + 1) / frame_rate`` seconds; video frame i covers ``[i, i + 1) / fps``. Indices past

@@ -103,4 +103,3 @@ def generate_autoregressive(
         out_BCL[..., span] = torch.where(keep_B1W, out_BCL[..., span], latent_BCW)
         known_BL[:, span] = True
     return out_BCL
-

@@ -67,7 +67,8 @@ class AudioContext:
     def cat(self, other: "AudioContext") -> "AudioContext":
         """Batch concatenation (CFG doubles the batch)."""
         return AudioContext(
-            latent_BCL=torch.cat([self.latent_BCL, other.latent_BCL]), known_BL=torch.cat([self.known_BL, other.known_BL])
+            latent_BCL=torch.cat([self.latent_BCL, other.latent_BCL]),
+            known_BL=torch.cat([self.known_BL, other.known_BL]),
         )
 
 
@@ -110,7 +111,11 @@ class AudioTransformer(nn.Module):
             raise ValueError(f"latent must be [B, {self.cfg.latent_channels}, L], got shape {tuple(latent_BCL.shape)}")
         if context.latent_BCL.shape != latent_BCL.shape:
             raise ValueError(f"context latent {tuple(context.latent_BCL.shape)} must match {tuple(latent_BCL.shape)}")
-        if video_BLF.ndim != 3 or video_BLF.shape[:2] != (b, length) or video_BLF.shape[2] != self.video_proj.in_features:
+        if (
+            video_BLF.ndim != 3
+            or video_BLF.shape[:2] != (b, length)
+            or video_BLF.shape[2] != self.video_proj.in_features
+        ):
             raise ValueError(
                 f"video_BLF must be [{b}, {length}, {self.video_proj.in_features}], got {tuple(video_BLF.shape)}"
             )
@@ -171,7 +176,11 @@ class MovieGenAudio(nn.Module):
         video_BLF: torch.Tensor,
     ) -> torch.Tensor:
         return self.transformer(
-            latent_BCL, t_B=t_B, text_BSD=text.tokens_BSD, text_mask_BS=text.mask_BS, context=context,
+            latent_BCL,
+            t_B=t_B,
+            text_BSD=text.tokens_BSD,
+            text_mask_BS=text.mask_BS,
+            context=context,
             video_BLF=video_BLF,
         )
 

@@ -88,7 +88,9 @@ def check_audio_inputs(request: AudioRequest, *, sample_rate: int) -> None:
         raise ValueError(f"prompt must be a str or None, got {type(request.prompt).__name__}")
     if request.steps is not None and (isinstance(request.steps, bool) or request.steps < 1):
         raise ValueError(f"steps must be >= 1, got {request.steps!r}")
-    if request.guidance_scale is not None and not (math.isfinite(request.guidance_scale) and request.guidance_scale >= 0):
+    if request.guidance_scale is not None and not (
+        math.isfinite(request.guidance_scale) and request.guidance_scale >= 0
+    ):
         raise ValueError(f"guidance_scale must be >= 0, got {request.guidance_scale!r}")
     if request.context_audio_N is not None:
         a = request.context_audio_N
@@ -167,7 +169,10 @@ class AudioPipeline:
             if scale == 1.0:
                 return self.model(x_1CW, t_B=t_1, text=text[0], context=ctx, video_BLF=video)
             v = self.model(
-                torch.cat([x_1CW, x_1CW]), t_B=torch.cat([t_1, t_1]), text=text[1], context=ctx.cat(ctx),
+                torch.cat([x_1CW, x_1CW]),
+                t_B=torch.cat([t_1, t_1]),
+                text=text[1],
+                context=ctx.cat(ctx),
                 video_BLF=torch.cat([video, torch.zeros_like(video)]),
             )
             v_cond, v_uncond = v.chunk(2)
@@ -202,17 +207,22 @@ class AudioPipeline:
             velocity = multidiffusion_velocity(window_velocity, length=length, window=window, overlap=overlap)
             latent_1CL = solve_ode(velocity, x0_1CL, t_grid=t_grid, solver=flow.solver, progress=progress)
         else:
+
             def solve_window(ctx_1CW: torch.Tensor, known_1W: torch.Tensor, start: int) -> torch.Tensor:
                 w = ctx_1CW.shape[-1]
                 local = AudioContext(latent_BCL=ctx_1CW, known_BL=known_1W)
                 fn = self._window_velocity(
                     text=text, video_1LF=video_1LF[:, start : start + w], context=local, scale=scale
                 )
-                return solve_ode(lambda x, t: fn(x, t, 0), x0_1CL[..., start : start + w], t_grid=t_grid,
-                                 solver=flow.solver)
+                return solve_ode(
+                    lambda x, t: fn(x, t, 0), x0_1CL[..., start : start + w], t_grid=t_grid, solver=flow.solver
+                )
 
             latent_1CL = generate_autoregressive(
-                solve_window, context_BCL=context.latent_BCL, known_BL=context.known_BL, window=window,
+                solve_window,
+                context_BCL=context.latent_BCL,
+                known_BL=context.known_BL,
+                window=window,
                 overlap=overlap,
             )
         known_11L = context.known_BL[:, None]

@@ -48,7 +48,9 @@ def _check_args(args: argparse.Namespace) -> None:
     if args.video is None and args.extend is None and args.prompt is None:
         raise ValueError("nothing to condition on: give a VIDEO, --prompt TEXT (with --seconds) or --extend AUDIO")
     if args.video is None and args.extend is None and args.seconds is None:
-        raise ValueError('text to audio needs --seconds N, e.g. moviegen audio --prompt "sad music" --seconds 5 -o a.wav')
+        raise ValueError(
+            'text to audio needs --seconds N, e.g. moviegen audio --prompt "sad music" --seconds 5 -o a.wav'
+        )
     if args.seconds is not None and not (math.isfinite(args.seconds) and args.seconds > 0):
         raise ValueError(f"--seconds must be > 0, got {args.seconds:g}")
     if args.video is not None and args.seconds is not None:
@@ -73,8 +75,9 @@ def _cmd_audio(args: argparse.Namespace) -> int:
     cfg, _ = read_audio_checkpoint_config(checkpoint)
     rate = cfg.codec.sample_rate
     seed = secrets.randbelow(RANDOM_SEED_BOUND) if args.seed is None else args.seed
-    common = dict(prompt=args.prompt, steps=args.steps, guidance_scale=args.guidance, mode=LongMode(args.mode),
-                  seed=seed)
+    common = dict(
+        prompt=args.prompt, steps=args.steps, guidance_scale=args.guidance, mode=LongMode(args.mode), seed=seed
+    )
     if args.video is not None:
         size = cfg.video.frame_size
         clip = read_video(args.video, audio=False, size=(size, size))  # frames shrink as they are decoded
@@ -85,9 +88,12 @@ def _cmd_audio(args: argparse.Namespace) -> int:
             start, end = args.infill
             total = given.shape[0] / rate
             if not 0 <= start < end <= total:
-                raise ValueError(f"--infill {start:g} {end:g} must satisfy 0 <= START < END <= {total:.3f} s (the file)")
-            request = AudioRequest(seconds=total, context_audio_N=given, known_seconds=((0.0, start), (end, total)),
-                                   **common)
+                raise ValueError(
+                    f"--infill {start:g} {end:g} must satisfy 0 <= START < END <= {total:.3f} s (the file)"
+                )
+            request = AudioRequest(
+                seconds=total, context_audio_N=given, known_seconds=((0.0, start), (end, total)), **common
+            )
         else:
             seconds = args.seconds if args.seconds is not None else 2 * given.shape[0] / rate
             request = AudioRequest(seconds=seconds, context_audio_N=given, **common)
@@ -117,21 +123,42 @@ def register(sub: argparse._SubParsersAction) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("video", nargs="?", metavar="VIDEO", help="a video to add sound to (any format FFmpeg reads)")
-    parser.add_argument("-o", "--output", required=True, metavar="OUT",
-                        help="output: .mp4 for a VIDEO, else .wav; its directory must exist; written atomically")
+    parser.add_argument(
+        "-o",
+        "--output",
+        required=True,
+        metavar="OUT",
+        help="output: .mp4 for a VIDEO, else .wav; its directory must exist; written atomically",
+    )
     parser.add_argument("--prompt", metavar="TEXT", help='text condition, e.g. "cheerful music" (default: none)')
-    parser.add_argument("--seconds", type=float, metavar="N",
-                        help="length of text-to-audio output, or of an extension (default: twice --extend's length)")
+    parser.add_argument(
+        "--seconds",
+        type=float,
+        metavar="N",
+        help="length of text-to-audio output, or of an extension (default: twice --extend's length)",
+    )
     parser.add_argument("--extend", metavar="AUDIO", help="an audio file (WAV, MP3, MP4, ...) to continue or infill")
-    parser.add_argument("--infill", nargs=2, type=float, metavar=("START", "END"),
-                        help="with --extend: regenerate the span START..END seconds of the file, keeping the rest")
+    parser.add_argument(
+        "--infill",
+        nargs=2,
+        type=float,
+        metavar=("START", "END"),
+        help="with --extend: regenerate the span START..END seconds of the file, keeping the rest",
+    )
     parser.add_argument("--mix", action="store_true", help="keep the video's own audio, mixed with the new sound")
-    parser.add_argument("--mode", choices=MODES, default="multidiffusion",
-                        help="how audio longer than one window is made (default: multidiffusion)")
+    parser.add_argument(
+        "--mode",
+        choices=MODES,
+        default="multidiffusion",
+        help="how audio longer than one window is made (default: multidiffusion)",
+    )
     parser.add_argument("--steps", type=int, help="ODE steps (default: the checkpoint's, 64)")
     parser.add_argument("--guidance", type=float, metavar="SCALE", help="guidance scale (default: the checkpoint's, 3)")
     parser.add_argument("--seed", type=int, help="noise seed: the same seed gives the same sound (default: random)")
-    parser.add_argument("--checkpoint", metavar="DIR",
-                        help="an audio checkpoint directory (default: the embedded model shipped in the package)")
+    parser.add_argument(
+        "--checkpoint",
+        metavar="DIR",
+        help="an audio checkpoint directory (default: the embedded model shipped in the package)",
+    )
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     parser.set_defaults(func=_cmd_audio)

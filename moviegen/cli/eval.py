@@ -32,7 +32,9 @@ def _check_args(args: argparse.Namespace) -> None:
     if args.num is not None and (args.num < 0 or (args.num == 0 and args.what != "adherence")):
         raise ValueError(f"--num must be >= 1 (>= 0 for adherence: held-out prompts only), got {args.num}")
     if args.seam_seconds <= 0 or args.music_seeds < 1:
-        raise ValueError(f"--seam-seconds must be > 0 and --music-seeds >= 1, got {args.seam_seconds}, {args.music_seeds}")
+        raise ValueError(
+            f"--seam-seconds must be > 0 and --music-seeds >= 1, got {args.seam_seconds}, {args.music_seeds}"
+        )
     if args.seed < 0:
         raise ValueError(f"--seed must be >= 0, got {args.seed}")
     if args.what in ("tae", "audio") and args.data is None:
@@ -183,7 +185,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("what", choices=WHATS, metavar="WHAT", help=f"what to measure: {', '.join(WHATS)}")
-    parser.add_argument("--checkpoint", help="a video (audio: an audio) checkpoint directory (default: the embedded model)")
+    parser.add_argument(
+        "--checkpoint", help="a video (audio: an audio) checkpoint directory (default: the embedded model)"
+    )
     parser.add_argument("--data", metavar="WORLD_DIR", help="a world written by `moviegen world` (needed by tae)")
     parser.add_argument("-o", "--output", default=DEFAULT_OUT, metavar="OUT_DIR",
                         help=f"where to write eval.json, tables and plots (default: {DEFAULT_OUT}/)")

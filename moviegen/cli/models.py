@@ -81,7 +81,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         "models",
         help="list every preset with its parameter count and, optionally, the geometry of a clip",
         description=(
-            "List every model preset of the cast: name, kind (tae, video, text, audio, audio-codec) and parameter count, counted on "
+            "List every model preset of the cast: name, kind (tae, video, text, audio, audio-codec) and parameter "
+            "count, counted on "
             "the meta device (no weights are allocated, so the 30B preset lists in a second). With --size, also "
             "print the TAE latent grid and the transformer token grid of a clip of that size and duration: "
             "8x8x8 TAE compression (frames T -> ceil(T/8)) then 1x2x2 patches."
@@ -95,7 +96,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     models.add_argument("--json", action="store_true", help="print a JSON list of objects (name, kind, params, ...)")
-    models.add_argument("--kind", choices=["tae", "video", "text", "audio", "audio-codec"], help="only list presets of this kind")
+    models.add_argument(
+        "--kind", choices=["tae", "video", "text", "audio", "audio-codec"], help="only list presets of this kind"
+    )
     models.add_argument("--size", metavar="WxH", help="clip size in pixels: 768 (square) or WIDTHxHEIGHT, 1024x576")
     models.add_argument("--seconds", type=float, help="clip duration in seconds (omit for an image)")
     models.add_argument("--fps", type=float, help="frames per second of the clip (default 16)")

@@ -149,7 +149,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     train.add_argument("-o", "--output", metavar="RUN_DIR", help="run directory (checkpoints, metrics, TensorBoard)")
     train.add_argument("--init", metavar="PREV_RUN", help="initialise from a previous run (the previous stage)")
     train.add_argument("--tae", metavar="TAE_RUN_OR_CKPT", help="the TAE whose latents text-to-video recipes train on")
-    train.add_argument("--codec", metavar="CODEC_RUN_OR_FILE", help="the audio codec whose latents audio recipes train on")
+    train.add_argument(
+        "--codec", metavar="CODEC_RUN_OR_FILE", help="the audio codec whose latents audio recipes train on"
+    )
     train.add_argument("--latents", metavar="CACHE_DIR", help="latent cache directory (default DATA/latents/<key>)")
     train.add_argument("--steps", type=_positive_int, metavar="N", help="override the recipe's step count")
     train.add_argument("--batch-size", type=_positive_int, metavar="B", help="override the recipe's batch size")

@@ -23,7 +23,14 @@ from tqdm.auto import tqdm
 from moviegen.audio.long import window_starts
 from moviegen.audio.pipeline import AudioPipeline, AudioRequest, LongMode
 from moviegen.data.manifest import read_manifest
-from moviegen.eval.audio_metrics import aggregate_sync, detect_visual_impacts, match_events, music_mode, seam_discontinuity
+from moviegen.eval.audio_metrics import (
+    SEAM_WINDOW_SECONDS,
+    aggregate_sync,
+    detect_visual_impacts,
+    match_events,
+    music_mode,
+    seam_discontinuity,
+)
 from moviegen.eval.onsets import detect_onsets
 from moviegen.io.audio import resample_audio
 from moviegen.io.media import read_video
@@ -42,16 +49,21 @@ class AudioEvalResult:
 
 def _sync_summary(result) -> dict[str, Any]:
     return {
-        "precision": result.precision, "recall": result.recall, "f1": result.f1,
-        "median_abs_offset_ms": result.median_abs_offset_ms, "matched": result.true_positives,
-        "predicted": result.num_predicted, "reference": result.num_reference,
+        "precision": result.precision,
+        "recall": result.recall,
+        "f1": result.f1,
+        "median_abs_offset_ms": result.median_abs_offset_ms,
+        "matched": result.true_positives,
+        "predicted": result.num_predicted,
+        "reference": result.num_reference,
     }
 
 
 def heldout_impact_videos(data_dir: str | Path, *, num: int) -> list[Any]:
     """The first ``num`` held-out videos whose sound has impacts (the sync set), in manifest order."""
     entries = [
-        e for e in read_manifest(data_dir, split="heldout")
+        e
+        for e in read_manifest(data_dir, split="heldout")
         if e.kind == "video" and e.meta.get("audio", {}).get("impacts")
     ]
     if not entries:
@@ -60,7 +72,12 @@ def heldout_impact_videos(data_dir: str | Path, *, num: int) -> list[Any]:
 
 
 def evaluate_sync(
-    pipeline: AudioPipeline, entries: Sequence[Any], *, tolerance_s: float, seed: int, steps: int | None,
+    pipeline: AudioPipeline,
+    entries: Sequence[Any],
+    *,
+    tolerance_s: float,
+    seed: int,
+    steps: int | None,
     progress: bool = False,
 ) -> tuple[dict[str, Any], dict[str, Any], list[dict[str, Any]]]:
     """Generated and reference (the world's own sound) onset sync against the impacts seen in the frames."""
@@ -68,19 +85,27 @@ def evaluate_sync(
     for n, entry in enumerate(tqdm(entries, desc="sync", disable=not progress)):
         clip = read_video(entry.path, audio=True)
         visual = detect_visual_impacts(clip.frames_THWC, fps=clip.fps)
-        audio = pipeline.generate(AudioRequest(seconds=clip.seconds, frames_THWC=clip.frames_THWC, fps=clip.fps,
-                                               prompt="", steps=steps, seed=seed + n))
+        audio = pipeline.generate(
+            AudioRequest(
+                seconds=clip.seconds, frames_THWC=clip.frames_THWC, fps=clip.fps, prompt="", steps=steps, seed=seed + n
+            )
+        )
         onsets = detect_onsets(audio, sample_rate=pipeline.sample_rate)
         ours = match_events(onsets, reference_s=visual, tolerance_s=tolerance_s)
         truth = detect_onsets(clip.audio_CN.mean(axis=0), sample_rate=clip.sample_rate)
         ceiling = match_events(truth, reference_s=visual, tolerance_s=tolerance_s)
         generated.append(ours)
         reference.append(ceiling)
-        rows.append({
-            "id": entry.id, "visual_impacts_s": [round(float(t), 4) for t in visual],
-            "generated_onsets_s": [round(float(t), 4) for t in onsets], "f1": ours.f1,
-            "world_onsets_s": [round(float(t), 4) for t in truth], "world_f1": ceiling.f1,
-        })
+        rows.append(
+            {
+                "id": entry.id,
+                "visual_impacts_s": [round(float(t), 4) for t in visual],
+                "generated_onsets_s": [round(float(t), 4) for t in onsets],
+                "f1": ours.f1,
+                "world_onsets_s": [round(float(t), 4) for t in truth],
+                "world_f1": ceiling.f1,
+            }
+        )
     return _sync_summary(aggregate_sync(generated)), _sync_summary(aggregate_sync(reference)), rows
 
 
@@ -92,13 +117,24 @@ def evaluate_seams(pipeline: AudioPipeline, *, seconds: float, seed: int, steps:
     starts = window_starts(length, window=cfg.window_frames, overlap=overlap)
     out: dict[str, Any] = {"seconds": seconds, "windows": len(starts)}
     for mode in LongMode:
-        audio = pipeline.generate(AudioRequest(seconds=seconds, prompt="cheerful music with a bright ping each time "
-                                               "something hits the floor", steps=steps, seed=seed, mode=mode))
+        audio = pipeline.generate(
+            AudioRequest(
+                seconds=seconds,
+                prompt="cheerful music with a bright ping each time something hits the floor",
+                steps=steps,
+                seed=seed,
+                mode=mode,
+            )
+        )
         if mode is LongMode.AUTOREGRESSIVE:  # each window generates from the end of the previous one's overlap
             seams = [(s + overlap) / cfg.frame_rate for s in starts[1:]]
         else:  # multi-diffusion has no hard join; measure where windows begin and end
-            seams = sorted({s / cfg.frame_rate for s in starts[1:]} | {(s + cfg.window_frames) / cfg.frame_rate
-                                                                        for s in starts[:-1]})
+            seams = sorted(
+                {s / cfg.frame_rate for s in starts[1:]}
+                | {(s + cfg.window_frames) / cfg.frame_rate for s in starts[:-1]}
+            )
+        # the measure needs a window of sound on both sides of a seam
+        seams = [t for t in seams if SEAM_WINDOW_SECONDS <= t <= seconds - SEAM_WINDOW_SECONDS]
         result = seam_discontinuity(audio, sample_rate=pipeline.sample_rate, seams_s=seams)
         out[mode.value] = {"ratio": result.ratio, "baseline_db": result.baseline_db, "num_seams": len(seams)}
     return out
@@ -125,8 +161,15 @@ def evaluate_text_control(
 
 
 def evaluate_audio(
-    pipeline: AudioPipeline, *, data_dir: str | Path, num: int, seed: int, steps: int | None = None,
-    seam_seconds: float = 10.0, music_seeds: int = 4, progress: bool = False,
+    pipeline: AudioPipeline,
+    *,
+    data_dir: str | Path,
+    num: int,
+    seed: int,
+    steps: int | None = None,
+    seam_seconds: float = 10.0,
+    music_seeds: int = 4,
+    progress: bool = False,
 ) -> AudioEvalResult:
     """All three measures (see the module docstring)."""
     tolerance = 1.0 / pipeline.cfg.frame_rate

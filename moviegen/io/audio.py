@@ -66,8 +66,9 @@ def resample_audio(audio_N: np.ndarray, *, rate: int, target_rate: int) -> np.nd
 
     if rate == target_rate:
         return audio_N.astype(np.float32)
-    frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(audio_N[None], dtype=np.float32), format="fltp",
-                                       layout="mono")
+    frame = av.AudioFrame.from_ndarray(
+        np.ascontiguousarray(audio_N[None], dtype=np.float32), format="fltp", layout="mono"
+    )
     frame.sample_rate = rate
     resampler = av.AudioResampler(format="fltp", layout="mono", rate=target_rate)
     chunks = [out.to_ndarray()[0] for out in resampler.resample(frame)]
@@ -144,8 +145,9 @@ def replace_audio(
                         continue
                     packet.stream = out_video
                     out.mux(packet)
-                frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(np.clip(audio, -1, 1)[None], dtype=np.float32),
-                                                   format="fltp", layout="mono")
+                frame = av.AudioFrame.from_ndarray(
+                    np.ascontiguousarray(np.clip(audio, -1, 1)[None], dtype=np.float32), format="fltp", layout="mono"
+                )
                 frame.sample_rate, frame.pts = rate, 0
                 out.mux(out_audio.encode(frame))
                 out.mux(out_audio.encode())

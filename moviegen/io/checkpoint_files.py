@@ -123,5 +123,7 @@ def read_checkpoint_json(
         found = data.get("format") if isinstance(data, dict) else type(data).__name__
         raise CheckpointError(f"{str(file)!r} has format {found!r}, expected {fmt!r}; {contents}")
     if data.get("version") != version:
-        raise CheckpointError(f"{str(file)!r} has version {data.get('version')!r}; this moviegen reads version {version}")
+        raise CheckpointError(
+            f"{str(file)!r} has version {data.get('version')!r}; this moviegen reads version {version}"
+        )
     return data

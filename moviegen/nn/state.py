@@ -6,7 +6,8 @@ from torch import nn
 
 
 def frozen_prefixes(module: nn.Module) -> list[str]:
-    """State-dict prefixes (``"a.b."``) of the outermost submodules whose parameters all have ``requires_grad=False``."""
+    """State-dict prefixes (``"a.b."``) of the outermost submodules whose parameters all have
+    ``requires_grad=False``."""
     prefixes: list[str] = []
     for name, sub in module.named_modules():
         if not name or any(name.startswith(p) for p in prefixes):

@@ -55,8 +55,9 @@ def av_cache_dir(data_dir: str | Path, *, sample_rate: int, frame_size: int) -> 
 def prepare_av_cache(data_dir: str | Path, *, sample_rate: int, frame_size: int, progress: bool) -> Path:
     """Build (or finish) the audio-visual cache of ``data_dir`` and return its directory."""
     cache = av_cache_dir(data_dir, sample_rate=sample_rate, frame_size=frame_size)
-    build_av_cache(data_dir, cache, settings=AVCacheSettings(sample_rate=sample_rate, frame_size=frame_size),
-                   progress=progress)
+    build_av_cache(
+        data_dir, cache, settings=AVCacheSettings(sample_rate=sample_rate, frame_size=frame_size), progress=progress
+    )
     return cache
 
 
@@ -96,18 +97,26 @@ class CodecValidation:
 
 
 def train_codec(
-    recipe: CodecRecipe, *, data_dir: str | Path, run_dir: str | Path, resume: bool = False,
-    run_info: dict[str, Any] | None = None, progress: bool = True,
+    recipe: CodecRecipe,
+    *,
+    data_dir: str | Path,
+    run_dir: str | Path,
+    resume: bool = False,
+    run_info: dict[str, Any] | None = None,
+    progress: bool = True,
 ) -> TrainResult:
     """Run a codec recipe on the videos of ``data_dir`` (``train`` split; ``heldout`` validates)."""
     cfg = recipe.train
-    cache = prepare_av_cache(data_dir, sample_rate=recipe.codec.sample_rate, frame_size=recipe.frame_size,
-                             progress=progress)
+    cache = prepare_av_cache(
+        data_dir, sample_rate=recipe.codec.sample_rate, frame_size=recipe.frame_size, progress=progress
+    )
     torch.manual_seed(cfg.seed)
     codec = DACVAE(recipe.codec)
     dataset = AVDataset(cache, split="train", min_rms=recipe.min_rms)
     sampler = BucketBatchSampler(dataset.bucket_of, batch_size=cfg.batch_size, seed=cfg.seed)
-    batches = AudioCropIterator(dataset, sampler, crop_samples=recipe.crop_samples, seed=cfg.seed)
+    batches = AudioCropIterator(
+        dataset, sampler, crop_samples=recipe.crop_samples, seed=cfg.seed, candidates=recipe.crop_candidates
+    )
     val_fn = None
     if cfg.val_every:
         try:
@@ -117,9 +126,15 @@ def train_codec(
         except ValueError as err:
             warnings.warn(f"codec validation is off: {err}")
     trainer = Trainer(
-        codec, loss_fn=CodecStep(AudioCodecLoss(recipe.loss), seed=cfg.seed), batches=batches, cfg=cfg,
-        optim=recipe.optim, run_dir=run_dir, val_fn=val_fn,
-        run_info={"recipe": recipe.name, "config": config_to_dict(recipe), **(run_info or {})}, progress=progress,
+        codec,
+        loss_fn=CodecStep(AudioCodecLoss(recipe.loss), seed=cfg.seed),
+        batches=batches,
+        cfg=cfg,
+        optim=recipe.optim,
+        run_dir=run_dir,
+        val_fn=val_fn,
+        run_info={"recipe": recipe.name, "config": config_to_dict(recipe), **(run_info or {})},
+        progress=progress,
     )
     return trainer.run(resume=resume)
 
@@ -172,7 +187,8 @@ class AudioStep:
             loss_mask=(~known_BL)[:, None, :],
         )
         return out.loss, {
-            "dropped_texts": float((~keep_text_B).sum()), "dropped_videos": float((~keep_video_B).sum()),
+            "dropped_texts": float((~keep_text_B).sum()),
+            "dropped_videos": float((~keep_video_B).sum()),
             "known_fraction": float(known_BL.float().mean()),
         }
 
@@ -188,12 +204,20 @@ class AudioValidation:
         self.batches = []
         for k in range(0, len(samples), bs):
             chunk = samples[k : k + bs]
-            latents = [torch.nn.functional.pad(s.latent_CL[:, :window], (0, window - s.latent_CL[:, :window].shape[1]))
-                       for s in chunk]
-            self.batches.append(AudioWindowBatch(
-                ids=[s.id for s in chunk], latent_BCL=torch.stack(latents), frames=[s.frames_TCHW for s in chunk],
-                starts=[0] * len(chunk), fps=[s.fps for s in chunk], texts=[s.caption for s in chunk],
-            ))
+            latents = [
+                torch.nn.functional.pad(s.latent_CL[:, :window], (0, window - s.latent_CL[:, :window].shape[1]))
+                for s in chunk
+            ]
+            self.batches.append(
+                AudioWindowBatch(
+                    ids=[s.id for s in chunk],
+                    latent_BCL=torch.stack(latents),
+                    frames=[s.frames_TCHW for s in chunk],
+                    starts=[0] * len(chunk),
+                    fps=[s.fps for s in chunk],
+                    texts=[s.caption for s in chunk],
+                )
+            )
 
     @torch.no_grad()
     def __call__(self, model: MovieGenAudio) -> dict[str, float]:
@@ -210,7 +234,10 @@ class AudioValidation:
                 t = torch.full((b,), t_value, device=device)
                 out = flow_matching_loss(
                     lambda xt, tt: model(xt, t_B=tt, text=text, context=context, video_BLF=video_BLF),
-                    x1_BCL, path=self.path, t=t, x0=x0.to(x1_BCL),
+                    x1_BCL,
+                    path=self.path,
+                    t=t,
+                    x0=x0.to(x1_BCL),
                 )
                 per_time[t_value].append(float(out.loss))
         metrics = {f"loss_t{t:g}": sum(v) / len(v) for t, v in per_time.items()}
@@ -234,26 +261,39 @@ def load_codec(weights: dict[str, torch.Tensor], *, cfg: DACVAEConfig) -> DACVAE
     try:
         codec.load_state_dict(weights)
     except RuntimeError as err:
-        raise ValueError(f"the codec weights do not fit the recipe's codec config: {' '.join(str(err).split())}") from err
+        raise ValueError(
+            f"the codec weights do not fit the recipe's codec config: {' '.join(str(err).split())}"
+        ) from err
     return codec.eval().requires_grad_(False)
 
 
 def prepare_audio_latents(
-    recipe: AudioRecipe, *, data_dir: str | Path, codec_weights: dict[str, torch.Tensor], codec_key: str,
+    recipe: AudioRecipe,
+    *,
+    data_dir: str | Path,
+    codec_weights: dict[str, torch.Tensor],
+    codec_key: str,
     progress: bool,
 ) -> tuple[Path, Path]:
     """The audio-visual cache and its codec-latent cache for ``recipe`` (built or finished here)."""
     cfg = recipe.audio
-    cache = prepare_av_cache(data_dir, sample_rate=cfg.codec.sample_rate, frame_size=recipe.frame_size,
-                             progress=progress)
+    cache = prepare_av_cache(
+        data_dir, sample_rate=cfg.codec.sample_rate, frame_size=recipe.frame_size, progress=progress
+    )
     codec = load_codec(codec_weights, cfg=cfg.codec)  # raw posterior means are cached; runs normalise them
     latent_dir = cache_codec_latents(cache, codec=codec, key=codec_key, progress=progress)
     return cache, latent_dir
 
 
 def train_audio(
-    recipe: AudioRecipe, *, cache_dir: str | Path, latent_dir: str | Path, run_dir: str | Path,
-    audio_cfg: MovieGenAudioConfig, resume: bool = False, run_info: dict[str, Any] | None = None,
+    recipe: AudioRecipe,
+    *,
+    cache_dir: str | Path,
+    latent_dir: str | Path,
+    run_dir: str | Path,
+    audio_cfg: MovieGenAudioConfig,
+    resume: bool = False,
+    run_info: dict[str, Any] | None = None,
     progress: bool = True,
 ) -> TrainResult:
     """Run an audio transformer recipe on a finished latent cache; ``audio_cfg`` has the latent norm resolved."""
@@ -264,18 +304,27 @@ def train_audio(
     path = OTPath(sigma_min=recipe.flow.sigma_min)
     train_data = AVDataset(cache_dir, split="train", latent_dir=latent_dir)
     sampler = BucketBatchSampler(train_data.bucket_of, batch_size=cfg.batch_size, seed=cfg.seed)
-    batches = AudioWindowIterator(train_data, sampler, window=audio_cfg.window_frames, seed=cfg.seed,
-                                  text_mode=recipe.text_mode)
+    batches = AudioWindowIterator(
+        train_data, sampler, window=audio_cfg.window_frames, seed=cfg.seed, text_mode=recipe.text_mode
+    )
     val_fn = None
     if cfg.val_every:
         try:
-            val_fn = AudioValidation(AVDataset(cache_dir, split="heldout", latent_dir=latent_dir), cfg=audio_cfg,
-                                     path=path, recipe=recipe)
+            val_fn = AudioValidation(
+                AVDataset(cache_dir, split="heldout", latent_dir=latent_dir), cfg=audio_cfg, path=path, recipe=recipe
+            )
         except ValueError as err:
             warnings.warn(f"validation is off: {err}")
     info = {"recipe": recipe.name, "config": config_to_dict(replace(recipe, audio=audio_cfg)), **(run_info or {})}
     trainer = Trainer(
-        model, loss_fn=AudioStep(cfg=audio_cfg, path=path, recipe=recipe), batches=batches, cfg=cfg,
-        optim=recipe.optim, run_dir=run_dir, val_fn=val_fn, run_info=info, progress=progress,
+        model,
+        loss_fn=AudioStep(cfg=audio_cfg, path=path, recipe=recipe),
+        batches=batches,
+        cfg=cfg,
+        optim=recipe.optim,
+        run_dir=run_dir,
+        val_fn=val_fn,
+        run_info=info,
+        progress=progress,
     )
     return trainer.run(resume=resume)

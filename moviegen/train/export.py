@@ -139,7 +139,9 @@ def export_video_checkpoint(
     cfg = config_from_dict(MovieGenVideoConfig, run["config"]["video"])
     checkpoint = load_checkpoint(t2v_run)
     model = TextToVideo(cfg)
-    model.load_trainable_state_dict(checkpoint.ema_state if checkpoint.ema_state is not None else checkpoint.model_state)
+    model.load_trainable_state_dict(
+        checkpoint.ema_state if checkpoint.ema_state is not None else checkpoint.model_state
+    )
     tae = load_tae(resolve_weights_file(tae_run), cfg=cfg.tae)
 
     full_card = model_card(
@@ -176,7 +178,9 @@ def export_audio_checkpoint(
     cfg = config_from_dict(MovieGenAudioConfig, run["config"]["audio"])
     checkpoint = load_checkpoint(audio_run)
     model = MovieGenAudio(cfg)
-    model.load_trainable_state_dict(checkpoint.ema_state if checkpoint.ema_state is not None else checkpoint.model_state)
+    model.load_trainable_state_dict(
+        checkpoint.ema_state if checkpoint.ema_state is not None else checkpoint.model_state
+    )
     codec_file = resolve_weights_file(codec_run)
     codec = load_codec(load_file(str(codec_file)), cfg=cfg.codec)  # with the run's measured latent shift/scale
     full_card = model_card(

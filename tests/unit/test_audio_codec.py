@@ -6,8 +6,10 @@ import time
 
 import pytest
 import torch
+from torch import nn
 
 from moviegen.audio.codec import (
+    LOGVAR_INIT,
     DACVAE,
     AudioPosterior,
     DACVAEConfig,
@@ -17,6 +19,7 @@ from moviegen.audio.codec import (
     dac_vae_debug,
     dac_vae_tiny,
     pad_to_hop,
+    ResidualUnit,
 )
 from moviegen.audio.codec_loss import AudioCodecLoss, AudioCodecLossConfig
 from moviegen.audio.spectral import (
@@ -260,6 +263,10 @@ def test_decode_chunked_matches_decode(chunk_frames, overlap_frames):
 def test_gradient_reaches_every_encoder_and_decoder_parameter():
     cfg = dac_vae_debug()
     codec = _codec().train()
+    with torch.no_grad():  # residual units start as the identity (last conv at zero), which blocks their gradient
+        for module in codec.modules():
+            if isinstance(module, ResidualUnit):
+                module.conv2.weight.normal_(std=0.01)
     loss = AudioCodecLoss(AudioCodecLossConfig(sample_rate=cfg.sample_rate))
     audio_B1N = torch.randn(2, 1, 15 * cfg.hop) * 0.3
     loss(audio_B1N=audio_B1N, output=codec(audio_B1N)).total.backward()
@@ -305,13 +312,25 @@ def test_meta_build_then_init_weights_matches_cpu_init_rules():
         codec = DACVAE(dac_vae_debug())
     codec.to_empty(device="cpu")
     codec.init_weights()
+    c = codec.cfg.latent_channels
     for name, param in codec.named_parameters():
         if name.endswith("alpha"):
             assert torch.equal(param, torch.ones_like(param)), name
+        elif name == "encoder.conv_out.bias":  # mean half at 0, log-variance half at LOGVAR_INIT
+            assert torch.equal(param[:c], torch.zeros(c)) and torch.equal(param[c:], torch.full((c,), LOGVAR_INIT))
         elif name.endswith("bias"):
             assert torch.equal(param, torch.zeros_like(param)), name
-        else:
-            assert param.abs().max() <= 0.04 and param.std() > 0.005, name  # trunc_normal(std=0.02, +-2 std)
+        elif name.endswith("conv2.weight"):  # residual units start as the identity
+            assert torch.equal(param, torch.zeros_like(param)), name
+        else:  # variance-preserving: std 1/sqrt(fan_in), the fan-in of a transposed conv divided by its stride
+            module = codec.get_submodule(name.rsplit(".", 1)[0])
+            fan_in = (
+                param[0].numel()
+                if isinstance(module, nn.Conv1d)
+                else param.shape[0] * param.shape[2] / module.stride[0]
+            )
+            if param.numel() >= 64:
+                assert abs(float(param.std()) * fan_in**0.5 - 1) < 0.35, name
 
 
 # ---------------------------------------------------------------- loss

@@ -113,8 +113,9 @@ def test_trainable_state_roundtrip():
     b.load_trainable_state_dict(a.trainable_state_dict())
     x, t, text, video = _inputs(a)
     ctx = AudioContext.empty(batch=2, channels=x.shape[1], length=12)
-    assert torch.equal(a(x, t_B=t, text=text, context=ctx, video_BLF=video),
-                       b(x, t_B=t, text=text, context=ctx, video_BLF=video))
+    assert torch.equal(
+        a(x, t_B=t, text=text, context=ctx, video_BLF=video), b(x, t_B=t, text=text, context=ctx, video_BLF=video)
+    )
     with pytest.raises(ValueError, match="missing"):
         b.load_trainable_state_dict({})
 
@@ -123,9 +124,22 @@ def test_latent_frames_take_the_video_frame_they_fall_in():
     # 25 Hz latents over 16 fps video: latent frame j (centre (j + 0.5) / 25 s) shows video frame floor(centre * 16).
     index = latent_frame_sources(num_latent=6, frame_rate=25.0, fps=16.0, num_video=4)
     assert index.tolist() == [0, 0, 1, 2, 2, 3]
-    assert latent_frame_sources(num_latent=3, frame_rate=25.0, fps=16.0, num_video=100, start=25).tolist() == [16, 16, 17]
+    assert latent_frame_sources(num_latent=3, frame_rate=25.0, fps=16.0, num_video=100, start=25).tolist() == [
+        16,
+        16,
+        17,
+    ]
     feats = torch.arange(4.0)[None, :, None]  # feature = frame index
-    assert resample_to_latent_rate(feats, fps=16, frame_rate=25, num_latent=8)[0, :, 0].tolist() == [0, 0, 1, 2, 2, 3, 3, 3]
+    assert resample_to_latent_rate(feats, fps=16, frame_rate=25, num_latent=8)[0, :, 0].tolist() == [
+        0,
+        0,
+        1,
+        2,
+        2,
+        3,
+        3,
+        3,
+    ]
 
 
 def test_condition_dropout_and_context_masks_follow_the_paper():
@@ -163,7 +177,9 @@ def test_multidiffusion_of_a_window_invariant_field_is_that_field():
     def window_velocity(x, t, start):
         return field_CL[:, start : start + x.shape[-1]][None].expand_as(x)
 
-    v = multidiffusion_velocity(window_velocity, length=70, window=20, overlap=10)(torch.zeros(1, 3, 70), torch.zeros(1))
+    v = multidiffusion_velocity(window_velocity, length=70, window=20, overlap=10)(
+        torch.zeros(1, 3, 70), torch.zeros(1)
+    )
     assert torch.allclose(v[0], field_CL, atol=1e-6)
 
 
@@ -193,8 +209,15 @@ def test_clip_frame_features_load_from_a_local_tower(tmp_path):
     from moviegen.audio.features import build_frame_encoder
 
     torch.manual_seed(0)
-    hf = CLIPVisionConfig(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=2,
-                          image_size=32, patch_size=8, projection_dim=24)
+    hf = CLIPVisionConfig(
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        image_size=32,
+        patch_size=8,
+        projection_dim=24,
+    )
     CLIPVisionModelWithProjection(hf).save_pretrained(tmp_path / "tower")
     cfg = VideoFeatureConfig(kind=VideoFeatureKind.CLIP, dim=24, frame_size=32, name="tower")
     encoder = build_frame_encoder(cfg, model_dir=tmp_path)

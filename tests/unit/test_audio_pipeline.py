@@ -1,6 +1,7 @@
 """Movie Gen Audio end to end on a tiny world: training (codec, transformer, exact resume), export, the pipeline's
 tasks (video-to-audio, text-to-audio, extension, infilling), `moviegen audio`, and the sound of `moviegen generate`."""
 
+import dataclasses
 import json
 import shutil
 from pathlib import Path
@@ -26,13 +27,21 @@ def _losses(run_dir: Path) -> dict[int, float]:
 def runs(tmp_path_factory) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("audio")
     world = root / "world"
-    config = WorldConfig(buckets=((64, 64),), bucket_weights=(1.0,), durations=(2,), image_fraction=0.1,
-                         heldout_fraction=0.25, sample_rate=16000)
+    config = WorldConfig(
+        buckets=((64, 64),),
+        bucket_weights=(1.0,),
+        durations=(2,),
+        image_fraction=0.1,
+        heldout_fraction=0.25,
+        sample_rate=16000,
+    )
     write_world(world, num=16, seed=3, config=config, progress=False)
     codec, audio, ckpt = root / "codec", root / "audio", root / "ckpt"
     assert main(["train", "audio-codec-debug", "--data", str(world), "-o", str(codec), "--no-progress"]) == 0
-    assert main(["train", "audio-debug", "--data", str(world), "--codec", str(codec), "-o", str(audio),
-                 "--no-progress"]) == 0
+    assert (
+        main(["train", "audio-debug", "--data", str(world), "--codec", str(codec), "-o", str(audio), "--no-progress"])
+        == 0
+    )
     assert main(["export", "--audio", str(audio), "--codec", str(codec), "-o", str(ckpt)]) == 0
     return {"root": root, "world": world, "codec": codec, "audio": audio, "ckpt": ckpt}
 
@@ -45,8 +54,9 @@ def pipeline(runs) -> AudioPipeline:
 def test_training_writes_caches_metrics_and_a_card(runs):
     cache = next((runs["world"] / "audio-cache").iterdir())
     summary = json.loads((cache / "summary.json").read_text())
-    videos = sum(1 for line in (runs["world"] / "manifest.jsonl").read_text().splitlines()
-                 if json.loads(line)["kind"] == "video")
+    videos = sum(
+        1 for line in (runs["world"] / "manifest.jsonl").read_text().splitlines() if json.loads(line)["kind"] == "video"
+    )
     assert summary["samples"] == videos and summary["skipped"] == {}
     assert list(cache.glob("latents-*/shard-*.safetensors"))
     assert sorted(_losses(runs["audio"])) == list(range(1, 7))
@@ -73,7 +83,7 @@ def test_video_to_audio_is_seeded_and_exact_length(pipeline, runs):
     a, b = pipeline.generate(request), pipeline.generate(request)
     assert a.shape == (round(clip.seconds * pipeline.sample_rate),) and a.dtype == np.float32
     np.testing.assert_array_equal(a, b)
-    other = pipeline.generate(AudioRequest(**{**request.__dict__, "seed": 6}))
+    other = pipeline.generate(dataclasses.replace(request, seed=6))
     assert not np.array_equal(a, other)
 
 
@@ -96,8 +106,9 @@ def test_extension_and_infilling_keep_the_known_audio(pipeline):
     infill = AudioRequest(seconds=0.5, context_audio_N=given, known_seconds=((0.0, 0.1), (0.3, 0.5)), steps=2)
     latent = pipeline.latents(infill)
     ctx = pipeline._context(infill, length=latent.shape[-1])
-    assert ctx.known_BL[0].tolist() == [bool(j < 0.1 * frame_rate or j >= 0.3 * frame_rate)
-                                        for j in range(latent.shape[-1])]
+    assert ctx.known_BL[0].tolist() == [
+        bool(j < 0.1 * frame_rate or j >= 0.3 * frame_rate) for j in range(latent.shape[-1])
+    ]
     known_mask = ctx.known_BL[:, None].expand_as(latent)
     torch.testing.assert_close(latent[known_mask], ctx.latent_BCL[known_mask])
 
@@ -122,16 +133,47 @@ def test_bad_requests_name_the_value(pipeline, request_kwargs, message):
 def test_cli_scores_a_video_keeping_its_picture(runs, tmp_path, capsys):
     src = runs["world"] / "videos" / "000001.mp4"
     out = tmp_path / "scored.mp4"
-    assert main(["audio", str(src), "-o", str(out), "--checkpoint", str(runs["ckpt"]), "--steps", "2",
-                 "--seed", "1", "--no-progress"]) == 0
+    assert (
+        main(
+            [
+                "audio",
+                str(src),
+                "-o",
+                str(out),
+                "--checkpoint",
+                str(runs["ckpt"]),
+                "--steps",
+                "2",
+                "--seed",
+                "1",
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
     assert "replacing its audio" in capsys.readouterr().out
     before, after = read_video(src), read_video(out)
     np.testing.assert_array_equal(before.frames_THWC, after.frames_THWC)  # packets copied, not re-encoded
     assert after.audio_CN is not None and after.sample_rate == 8000
     assert abs(after.audio_CN.shape[1] / after.sample_rate - before.seconds) < 0.2  # AAC pads its last frame
     mixed = tmp_path / "mixed.mp4"
-    assert main(["audio", str(src), "-o", str(mixed), "--mix", "--checkpoint", str(runs["ckpt"]), "--steps", "2",
-                 "--no-progress"]) == 0
+    assert (
+        main(
+            [
+                "audio",
+                str(src),
+                "-o",
+                str(mixed),
+                "--mix",
+                "--checkpoint",
+                str(runs["ckpt"]),
+                "--steps",
+                "2",
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
     assert read_video(mixed).audio_CN is not None
 
 
@@ -209,9 +251,31 @@ def test_eval_audio_measures_sync_seams_and_music(runs, tmp_path, capsys):
     out = tmp_path / "eval"
     ckpt = tmp_path / "ckpt"
     shutil.copytree(runs["ckpt"], ckpt)
-    assert main(["eval", "audio", "--checkpoint", str(ckpt), "--data", str(runs["world"]), "--num", "1",
-                 "--steps", "1", "--seam-seconds", "1", "--music-seeds", "1", "-o", str(out), "--update-card",
-                 "--no-progress"]) == 0
+    assert (
+        main(
+            [
+                "eval",
+                "audio",
+                "--checkpoint",
+                str(ckpt),
+                "--data",
+                str(runs["world"]),
+                "--num",
+                "1",
+                "--steps",
+                "1",
+                "--seam-seconds",
+                "1",
+                "--music-seeds",
+                "1",
+                "-o",
+                str(out),
+                "--update-card",
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
     result = json.loads((out / "eval.json").read_text())
     assert 0.0 <= result["sync"]["f1"] <= 1.0 and result["sync"]["reference"] > 0
     # The world's own soundtrack through the same detectors: the ceiling the measure allows.

@@ -1,10 +1,13 @@
-"""The shipped default: present in the package, complete, documented by its card, and able to generate."""
+"""The shipped defaults (video and sound): present in the package, complete, documented by their cards, and able to
+generate."""
 
 import json
 
 import numpy as np
 import pytest
 
+from moviegen.audio import AudioPipeline, AudioRequest, default_audio_checkpoint_dir, load_audio_checkpoint
+from moviegen.audio.checkpoint import CHECKPOINT_FILES as AUDIO_FILES
 from moviegen.video import VideoPipeline, default_checkpoint_dir, load_video_checkpoint
 from moviegen.video.checkpoint import CHECKPOINT_FILES
 
@@ -15,9 +18,10 @@ def shipped():
 
 
 def test_the_package_ships_every_file_within_the_size_budget():
-    path = default_checkpoint_dir()
-    assert all((path / name).is_file() for name in CHECKPOINT_FILES)
-    total = sum(f.stat().st_size for f in path.iterdir())
+    video, audio = default_checkpoint_dir(), default_audio_checkpoint_dir()
+    assert all((video / name).is_file() for name in CHECKPOINT_FILES)
+    assert all((audio / name).is_file() for name in AUDIO_FILES)
+    total = sum(f.stat().st_size for path in (video, audio) for f in path.iterdir())
     assert total < 60e6, f"shipped weights take {total / 1e6:.1f} MB, PRODUCT.md's budget is about 60 MB"
 
 
@@ -42,3 +46,17 @@ def test_the_shipped_model_generates_at_its_trained_size(shipped):
         guidance_scale=d.guidance_scale, seed=0, progress=False,
     )
     assert frames.shape == (1, d.height, d.width, 3) and frames.dtype == np.uint8 and frames.std() > 0
+
+
+def test_the_shipped_sound_model_is_documented_and_makes_sound():
+    shipped = load_audio_checkpoint(default_audio_checkpoint_dir())
+    card = shipped.card
+    assert [stage["recipe"] for stage in card["recipe"]] == ["audio-tiny"]
+    assert [stage["recipe"] for stage in card["codec_recipe"]] == ["audio-codec-tiny"]
+    assert card["data"]["seed"] == 1
+    sync = card["metrics"]["audio"]["sync"]
+    assert 0.0 <= sync["f1"] <= 1.0 and sync["reference"] > 0
+    assert shipped.cfg.codec.sample_rate == 16000 and shipped.defaults.flow.num_steps == 64
+    pipeline = AudioPipeline(model=shipped.model, codec=shipped.codec, defaults=shipped.defaults)
+    audio = pipeline.generate(AudioRequest(seconds=0.5, prompt="cheerful music", steps=4, seed=0))
+    assert audio.shape == (8000,) and audio.dtype == np.float32 and float(np.abs(audio).max()) > 1e-3
