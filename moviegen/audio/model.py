@@ -106,9 +106,9 @@ class AudioTransformer(nn.Module):
         Raises:
             ValueError: shapes that do not line up (the DiT checks the rest).
         """
-        b, c, length = latent_BCL.shape if latent_BCL.ndim == 3 else (None, None, None)
-        if latent_BCL.ndim != 3 or c != self.cfg.latent_channels:
+        if latent_BCL.ndim != 3 or latent_BCL.shape[1] != self.cfg.latent_channels:
             raise ValueError(f"latent must be [B, {self.cfg.latent_channels}, L], got shape {tuple(latent_BCL.shape)}")
+        b, _, length = latent_BCL.shape
         if context.latent_BCL.shape != latent_BCL.shape:
             raise ValueError(f"context latent {tuple(context.latent_BCL.shape)} must match {tuple(latent_BCL.shape)}")
         if (
