@@ -219,15 +219,26 @@ class AVDataset:
     def source(self, i: int) -> str:
         return self.records[i]["id"]
 
+    def audio(self, i: int) -> torch.Tensor:
+        """Sample ``i``'s mono audio ``[N]`` alone (no frames read)."""
+        r = self.records[i]
+        with safe_open(str(self.cache_dir / r["shard"]), framework="pt") as f:
+            return f.get_tensor(f"{r['id']}/audio").float()
+
+    def latent(self, i: int) -> torch.Tensor:
+        """Sample ``i``'s codec latent ``[C, L]`` alone (needs ``latent_dir``)."""
+        if self.latent_dir is None:
+            raise ValueError("this dataset was opened without latent_dir")
+        r = self.records[i]
+        with safe_open(str(self.latent_dir / r["shard"]), framework="pt") as f:
+            return f.get_tensor(r["id"]).float()
+
     def load(self, i: int) -> AVSample:
         r = self.records[i]
         with safe_open(str(self.cache_dir / r["shard"]), framework="pt") as f:
             audio_N = f.get_tensor(f"{r['id']}/audio").float()
             frames = f.get_tensor(f"{r['id']}/frames")
-        latent = None
-        if self.latent_dir is not None:
-            with safe_open(str(self.latent_dir / r["shard"]), framework="pt") as f:
-                latent = f.get_tensor(r["id"]).float()
+        latent = None if self.latent_dir is None else self.latent(i)
         return AVSample(
             id=r["id"],
             audio_N=audio_N,
@@ -260,7 +271,7 @@ def cache_codec_latents(cache_dir: str | Path, *, codec: torch.nn.Module, key: s
         tensors = {}
         with torch.no_grad():
             for i in members:
-                audio_N = dataset.load(i).audio_N
+                audio_N = dataset.audio(i)
                 usable = audio_N.shape[0] // hop * hop
                 latent = codec.encode(audio_N[None, None, :usable], sample=False).mean_BCL[0]  # raw: runs normalise
                 tensors[dataset.records[i]["id"]] = latent.to(torch.float16).contiguous()

@@ -11,16 +11,9 @@ from pathlib import Path
 
 import numpy as np
 
-from moviegen.io.media import AAC_SAMPLE_RATES, MediaError, atomic_path
+from moviegen.io.media import AAC_SAMPLE_RATES, MediaError, atomic_path, check_readable
 
 PCM16_MAX = 32767
-
-
-def _check_readable(path: Path) -> None:
-    if not path.is_file():
-        raise MediaError(f"cannot read {str(path)!r}: no such file")
-    if path.stat().st_size == 0:
-        raise MediaError(f"cannot read {str(path)!r}: the file is empty (0 bytes)")
 
 
 def read_audio(path: str | os.PathLike, *, sample_rate: int | None = None) -> tuple[np.ndarray, int]:
@@ -39,7 +32,7 @@ def read_audio(path: str | os.PathLike, *, sample_rate: int | None = None) -> tu
     import av
 
     path = Path(path)
-    _check_readable(path)
+    check_readable(path)
     chunks = []
     try:
         with av.open(str(path)) as container:
@@ -117,7 +110,7 @@ def replace_audio(
     import av
 
     video_path = Path(video_path)
-    _check_readable(video_path)
+    check_readable(video_path)
     rate = sample_rate if sample_rate in AAC_SAMPLE_RATES else 48000
     audio = resample_audio(audio_N, rate=sample_rate, target_rate=rate)
     if mix_original:

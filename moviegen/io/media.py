@@ -126,6 +126,14 @@ def write_video(
     return Path(path)
 
 
+def check_readable(path: Path) -> None:
+    """:class:`MediaError` for a missing or empty file (what every reader checks before FFmpeg sees it)."""
+    if not path.is_file():
+        raise MediaError(f"cannot read {str(path)!r}: no such file")
+    if path.stat().st_size == 0:
+        raise MediaError(f"cannot read {str(path)!r}: the file is empty (0 bytes)")
+
+
 def _open_error(path: Path, err: Exception) -> MediaError:
     return MediaError(f"cannot read {str(path)!r}: {type(err).__name__}: {err}")
 
@@ -154,10 +162,7 @@ def read_video(
     import av
 
     path = Path(path)
-    if not path.is_file():
-        raise MediaError(f"cannot read {str(path)!r}: no such file")
-    if path.stat().st_size == 0:
-        raise MediaError(f"cannot read {str(path)!r}: the file is empty (0 bytes)")
+    check_readable(path)
     try:
         with av.open(str(path)) as container:
             if not container.streams.video:

@@ -247,7 +247,7 @@ class AudioValidation:
 
 def measure_audio_latent_norm(dataset: AVDataset) -> tuple[float, float]:
     """``(shift, scale)`` = (mean, 1 / std) of every cached latent value of ``dataset``."""
-    values = torch.cat([dataset.load(i).latent_CL.flatten() for i in range(len(dataset))])
+    values = torch.cat([dataset.latent(i).flatten() for i in range(len(dataset))])
     return float(values.mean()), float(1.0 / values.std().clamp_min(1e-6))
 
 
