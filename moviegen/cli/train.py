@@ -58,8 +58,31 @@ examples:
 """
 
 
+def _parallel_config(args: argparse.Namespace):  # -> ParallelConfig
+    from moviegen.train.parallel_dims import ACMode, ParallelConfig
+
+    return ParallelConfig(
+        dp=args.dp, tp=args.tp, cp=args.cp, ac=ACMode(args.ac), ac_every=args.ac_every, compile=args.compile,
+        param_dtype=args.param_dtype,
+    )
+
+
+def _relaunch_under_torchrun(argv: list[str], world_size: int) -> int:
+    """``moviegen train --dp/--tp/--cp`` outside torchrun: start torchrun on this machine with one process per rank."""
+    import os
+    import subprocess
+
+    argv = argv[argv.index("train") + 1 :]
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={world_size}",
+           "-m", "moviegen.train", *argv]
+    print(f"starting {world_size} processes: {' '.join(cmd[1:])}", file=sys.stderr)
+    env = {**os.environ, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1")}
+    return subprocess.call(cmd, env=env)
+
+
 def _cmd_train(args: argparse.Namespace) -> int:
     from moviegen.train.launch import TrainRequest, describe_recipes, run_training
+    from moviegen.train.parallel_dims import launched_by_torchrun
 
     if args.list:
         for name, description in describe_recipes():
@@ -69,24 +92,33 @@ def _cmd_train(args: argparse.Namespace) -> int:
     missing = [flag for flag, value in required if value is None]
     if missing:
         raise ValueError(f"missing {', '.join(missing)}; e.g. moviegen train tae-tiny --data world/ -o runs/tae")
-    result = run_training(
-        TrainRequest(
-            recipe=args.recipe,
-            data_dir=Path(args.data),
-            run_dir=Path(args.output),
-            init=None if args.init is None else Path(args.init),
-            tae=None if args.tae is None else Path(args.tae),
-            codec=None if args.codec is None else Path(args.codec),
-            latents=None if args.latents is None else Path(args.latents),
-            steps=args.steps,
-            batch_size=args.batch_size,
-            lr=args.lr,
-            bf16=args.bf16,
-            resume=args.resume,
-            seed=args.seed,
-            progress=not args.no_progress,
-        )
+    parallel = _parallel_config(args)
+    if not launched_by_torchrun() and not parallel.is_single_process:
+        return _relaunch_under_torchrun(args.argv, (parallel.dp or 1) * parallel.tp * parallel.cp)
+    request = TrainRequest(
+        recipe=args.recipe,
+        data_dir=Path(args.data),
+        run_dir=Path(args.output),
+        init=None if args.init is None else Path(args.init),
+        tae=None if args.tae is None else Path(args.tae),
+        codec=None if args.codec is None else Path(args.codec),
+        latents=None if args.latents is None else Path(args.latents),
+        steps=args.steps,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        bf16=args.bf16,
+        resume=args.resume,
+        seed=args.seed,
+        progress=not args.no_progress,
+        parallel=parallel,
     )
+    try:
+        result = run_training(request)
+    finally:
+        import torch.distributed as dist
+
+        if dist.is_available() and dist.is_initialized():
+            dist.destroy_process_group()
     state = "interrupted" if result.interrupted else "finished"
     print(f"{state} at step {result.step}; checkpoint: {result.checkpoint}", file=sys.stderr)
     return 130 if result.interrupted else 0
@@ -160,6 +192,22 @@ def register(sub: argparse._SubParsersAction) -> None:
     train.add_argument("--resume", action="store_true", help="continue the run in RUN_DIR from its latest checkpoint")
     train.add_argument("--seed", type=int, metavar="S", help="override the recipe's seed (init, data order, noise)")
     train.add_argument("--no-progress", action="store_true", help="no progress bars")
+    par = train.add_argument_group(
+        "parallelism (SPEC 6; t2v recipes; under torchrun, or started for you on this machine)"
+    )
+    par.add_argument("--dp", type=_positive_int, metavar="N", help="data-parallel (FSDP) degree; default: the rest")
+    par.add_argument("--tp", type=_positive_int, default=1, metavar="N", help="tensor (+sequence) parallel degree")
+    par.add_argument("--cp", type=_positive_int, default=1, metavar="N", help="context-parallel degree")
+    par.add_argument(
+        "--ac", choices=("none", "selective", "full"), default="none",
+        help="activation checkpointing: none, selective (one block in --ac-every) or full (every block)",
+    )
+    par.add_argument("--ac-every", type=_positive_int, default=2, metavar="K", help="selective AC: one block in K")
+    par.add_argument("--compile", action="store_true", help="torch.compile every transformer block")
+    par.add_argument(
+        "--param-dtype", choices=("float32", "bfloat16"), default="float32",
+        help="FSDP compute dtype of the parameters (gradients are reduced in float32)",
+    )
     train.set_defaults(func=_cmd_train)
 
     average = sub.add_parser(

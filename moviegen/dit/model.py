@@ -23,6 +23,7 @@ from moviegen.nn.attention import Attention
 from moviegen.nn.embed import FactorizedPositionalEmbedding, PatchEmbed3d, TimestepEmbedding, unpatchify
 from moviegen.nn.mlp import GeluMLP, SwiGLU
 from moviegen.nn.norms import RMSNorm
+from moviegen.nn.sequence import TokenShards
 
 NUM_MODULATIONS = 6  # shift, scale, gate for self-attention; shift, scale, gate for the FFN
 FFN_CLASSES = {FFNKind.SWIGLU: SwiGLU, FFNKind.GELU: GeluMLP}
@@ -97,6 +98,7 @@ class DiT(nn.Module):
         self.patch_embed = PatchEmbed3d(in_channels=cfg.input_channels, dim=cfg.dim, patch=cfg.patch_size)
         self.pos_embed = FactorizedPositionalEmbedding(dim=cfg.dim, max_t=cfg.max_t, max_h=cfg.max_h, max_w=cfg.max_w)
         self.time_embed = TimestepEmbedding(dim=cfg.dim, frequency_dim=cfg.timestep_frequency_dim)
+        self.token_shards = TokenShards()  # context parallelism splits the sequence here (moviegen.nn.sequence)
         self.adaln = nn.Linear(cfg.dim, NUM_MODULATIONS * cfg.dim)  # the shared adaLN head
         self.layers = nn.ModuleDict({str(i): TransformerBlock(cfg, layer_id=i) for i in range(cfg.num_layers)})
         self.norm = RMSNorm(cfg.dim, eps=cfg.norm_eps, affine=False)
@@ -138,6 +140,7 @@ class DiT(nn.Module):
                 )
             x_BLD = x_BLD + token_cond_BLD.to(x_BLD.dtype)
         pos_LD = self.pos_embed(grid).to(x_BLD.dtype)
+        x_BLD, pos_LD = self.token_shards.shard(x_BLD, pos_LD)
         time_BD = self.time_embed(t_B)
         modulation_B6D = self.adaln(F.silu(time_BD))
         for block in self.layers.values():
@@ -146,7 +149,7 @@ class DiT(nn.Module):
             )
         shift_BD, scale_BD = self.final_adaln(F.silu(time_BD)).chunk(2, dim=-1)
         x_BLD = modulate(self.norm(x_BLD), shift_BD=shift_BD, scale_BD=scale_BD)
-        out_BLP = self.output(x_BLD)
+        out_BLP = self.token_shards.gather(self.output(x_BLD))
         return unpatchify(out_BLP, patch=self.cfg.patch_size, grid=grid).to(latent_BCTHW.dtype)
 
     def _check_inputs(

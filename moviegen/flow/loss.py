@@ -18,6 +18,23 @@ class FlowLossOutput:
     t: torch.Tensor
 
 
+def draw_noise_and_times(
+    shape: tuple[int, ...],
+    *,
+    sampling: TimestepSampling,
+    generator: torch.Generator,
+    rows: slice = slice(None),
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Noise ``x0`` of ``shape`` and times ``t`` ``[shape[0]]``, drawn on the CPU in :func:`flow_matching_loss`'s order.
+
+    ``rows`` keeps part of the batch: a data-parallel rank draws for the *global* batch and keeps its slice, so a run
+    on any number of ranks trains on the draws of a single-process run.
+    """
+    x0 = torch.randn(shape, generator=generator)
+    t = sample_timesteps(shape[0], sampling=sampling, generator=generator, device="cpu")
+    return x0[rows], t[rows]
+
+
 def flow_matching_loss(
     velocity_fn: VelocityFn,
     x1: torch.Tensor,

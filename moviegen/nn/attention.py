@@ -61,10 +61,11 @@ class Attention(nn.Module):
         self, x_BLD: torch.Tensor, *, context_BSD: torch.Tensor | None = None, mask_BS: torch.Tensor | None = None
     ) -> torch.Tensor:
         context_BSD = x_BLD if context_BSD is None else context_BSD
-        # Norm q/k while they are still contiguous ([B, L, N, K]), then move heads forward for SDPA.
-        q_BLNK = self.q_norm(rearrange(self.wq(x_BLD), "b l (n k) -> b l n k", n=self.num_heads))
-        k_BSNK = self.k_norm(rearrange(self.wk(context_BSD), "b s (n k) -> b s n k", n=self.num_heads))
-        v_BSNK = rearrange(self.wv(context_BSD), "b s (n k) -> b s n k", n=self.num_heads)
+        # Norm q/k while they are still contiguous ([B, L, N, K]), then move heads forward for SDPA. Heads are split
+        # by the head width, not the head count: under tensor parallelism a rank holds only N / tp of the heads.
+        q_BLNK = self.q_norm(rearrange(self.wq(x_BLD), "b l (n k) -> b l n k", k=self.head_dim))
+        k_BSNK = self.k_norm(rearrange(self.wk(context_BSD), "b s (n k) -> b s n k", k=self.head_dim))
+        v_BSNK = rearrange(self.wv(context_BSD), "b s (n k) -> b s n k", k=self.head_dim)
         q_BNLK, k_BNSK, v_BNSK = (t.transpose(1, 2) for t in (q_BLNK, k_BSNK, v_BSNK))
         out_BNLK = self.sdpa(q_BNLK, k_BNSK, v_BNSK, mask_BS=mask_BS)
         return self.wo(rearrange(out_BNLK, "b n l k -> b l (n k)"))

@@ -198,6 +198,9 @@ def save_checkpoint(
 def load_checkpoint(path: str | os.PathLike) -> Checkpoint:
     """Load a checkpoint directory (or a run directory: its ``latest``).
 
+    A distributed run's DCP checkpoint loads too, as full tensors (its weights and EMA weights; the sharded optimizer
+    state is left out: resume such a run with torchrun, on any number of ranks).
+
     Raises:
         ValueError: if the path holds no checkpoint.
     """
@@ -207,6 +210,18 @@ def load_checkpoint(path: str | os.PathLike) -> Checkpoint:
         if found is None:
             raise ValueError(f"run directory {str(path)!r} has no checkpoint (no {CHECKPOINTS}/{LATEST})")
         path = found
+    from moviegen.train.distributed import is_dcp_checkpoint, read_dcp_weights
+
+    if is_dcp_checkpoint(path) and (path / "trainer_state.json").is_file():  # written by a distributed run
+        model_state = read_dcp_weights(path, part="model")
+        if model_state is None:
+            raise ValueError(f"distributed checkpoint {str(path)!r} holds no model weights")
+        trainer_state = json.loads((path / "trainer_state.json").read_text())
+        return Checkpoint(
+            path=path, step=int(trainer_state["step"]), model_state=model_state,
+            ema_state=read_dcp_weights(path, part="ema"), optimizer_state=None, rng_state=None,
+            trainer_state=trainer_state,
+        )
     if not (path / "trainer_state.json").is_file() or not (path / "model.safetensors").is_file():
         raise ValueError(
             f"{str(path)!r} is not a checkpoint directory (expected model.safetensors, trainer_state.json)"

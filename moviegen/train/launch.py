@@ -17,6 +17,7 @@ from moviegen.io.media import atomic_path
 from moviegen.train.average import resolve_weights_file
 from moviegen.train.checkpoint import latest_checkpoint, load_checkpoint
 from moviegen.train.loop import TrainResult
+from moviegen.train.parallel_dims import ParallelConfig, launched_by_torchrun
 from moviegen.train.recipes import AudioRecipe, CodecRecipe, T2VRecipe, TAERecipe, get_recipe, with_overrides
 
 RUN_FILE = "run.json"
@@ -40,6 +41,7 @@ class TrainRequest:
     resume: bool = False
     seed: int | None = None
     progress: bool = True
+    parallel: ParallelConfig = ParallelConfig()
 
 
 def _read_run_file(run_dir: Path) -> dict[str, Any] | None:
@@ -122,8 +124,19 @@ def run_training(request: TrainRequest) -> TrainResult:
     check_run_dir(request.run_dir, recipe=recipe.name, resume=request.resume)
     args = {
         k: (str(v) if isinstance(v, Path) else v)
-        for k, v in vars(request).items() if k not in ("progress",)
+        for k, v in vars(request).items() if k not in ("progress", "parallel")
     }
+    if launched_by_torchrun() or not request.parallel.is_single_process:
+        if not isinstance(recipe, T2VRecipe):
+            raise ValueError(
+                f"recipe {recipe.name!r} trains in one process; distributed training (torchrun, --dp/--tp/--cp) "
+                "covers the text-to-video transformer recipes (t2v-*)"
+            )
+        if not launched_by_torchrun():
+            raise ValueError(
+                "--dp/--tp/--cp above 1 need one process per rank: run `torchrun --nproc_per_node=N -m moviegen.train "
+                "...` (moviegen train starts it for you on one machine)"
+            )
     if isinstance(recipe, TAERecipe):
         return _run_tae(recipe, request, args)
     if isinstance(recipe, CodecRecipe):
@@ -235,6 +248,12 @@ def _run_t2v(recipe: T2VRecipe, request: TrainRequest, args: dict[str, Any]) -> 
     _refuse_flags(request, recipe.name, allowed=("init", "tae", "latents"))
     if request.tae is None:
         raise ValueError(f"recipe {recipe.name!r} trains on TAE latents: pass --tae TAE_RUN_OR_CHECKPOINT")
+    distributed = None
+    if launched_by_torchrun():
+        from moviegen.train.distributed import init_distributed
+
+        distributed = init_distributed(request.parallel)
+    is_main = distributed is None or distributed.is_main
     tae_file = resolve_weights_file(request.tae)
     stage = recipe.stage
     init_state, norm = None, None
@@ -257,20 +276,28 @@ def _run_t2v(recipe: T2VRecipe, request: TrainRequest, args: dict[str, Any]) -> 
         raise ValueError(f"stage {recipe.name!r} initialises from a {stage.init_from!r} run: pass --init RUN_DIR")
 
     cache_dir = request.latents or default_cache_dir(request.data_dir, tae_file=tae_file, buckets=stage.buckets)
-    tae = load_tae(tae_file, cfg=recipe.video.tae)
-    build_latent_cache(request.data_dir, tae=tae, buckets=stage.buckets, cache_dir=cache_dir, progress=request.progress)
-    del tae
+    if is_main:  # one writer; the other ranks wait for the finished cache
+        tae = load_tae(tae_file, cfg=recipe.video.tae)
+        build_latent_cache(
+            request.data_dir, tae=tae, buckets=stage.buckets, cache_dir=cache_dir, progress=request.progress
+        )
+        del tae
+    if distributed is not None:
+        distributed.barrier()
     if norm is None:
         norm = measure_latent_norm(LatentDataset(cache_dir, split="train"))
     video_cfg = with_latent_norm(recipe.video, shift=norm[0], scale=norm[1])
     args = {**args, "latents": str(cache_dir), "tae_file": str(tae_file)}
-    if not request.resume:
+    if distributed is not None:
+        args = {**args, "parallel": config_to_dict(request.parallel), "world_size": distributed.dims.world_size}
+    if not request.resume and is_main:
         config = config_to_dict(recipe)
         config["video"] = config_to_dict(video_cfg)
         _write_run_file(request.run_dir, {"recipe": recipe.name, "config": config, "args": args})
     return train_t2v(
         recipe, cache_dir=cache_dir, run_dir=request.run_dir, video_cfg=video_cfg, init_state=init_state,
-        resume=request.resume, run_info={"args": args}, progress=request.progress,
+        resume=request.resume, run_info={"args": args}, progress=request.progress and is_main,
+        distributed=distributed, parallel=request.parallel,
     )
 
 

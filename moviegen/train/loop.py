@@ -11,6 +11,10 @@ gradient norm and samples/s; TensorBoard events go to ``RUN_DIR/tb``. The first 
 step, writes a checkpoint and returns (a second one aborts at once). ``run(resume=True)`` continues from
 ``checkpoints/latest``: weights, EMA, AdamW moments, global RNGs and the data iterator's position, so the resumed
 steps are exactly those of an uninterrupted run.
+
+Distributed runs (``distributed=``, under torchrun) differ in four places only: each data-parallel group gets its
+slice of every global batch (:class:`~moviegen.train.distributed.ShardedBatches`), the gradient norm is taken over
+DTensors, checkpoints are DCP checkpoints (sharded, resharding on load), and only rank 0 logs and writes files.
 """
 
 import json
@@ -34,6 +38,16 @@ from tqdm import tqdm
 from moviegen.configs.serialize import config_to_dict
 from moviegen.train.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
 from moviegen.train.config import OptimConfig, TrainConfig
+from moviegen.train.distributed import (
+    DistributedContext,
+    ShardedBatches,
+    clean_name,
+    clip_grad_norm_,
+    is_dcp_checkpoint,
+    load_dcp_checkpoint,
+    reshard,
+    save_dcp_checkpoint,
+)
 from moviegen.train.ema import EMA
 from moviegen.train.optim import build_optimizer, lr_at, set_lr
 from moviegen.train.state import capture_rng, restore_rng
@@ -70,6 +84,23 @@ def load_model_state_dict(model: nn.Module, state: Mapping[str, torch.Tensor]) -
 
 def _scalar(value: float | torch.Tensor) -> float:
     return float(value.detach().float().item()) if isinstance(value, torch.Tensor) else float(value)
+
+
+def _mean_over_ranks(value: torch.Tensor) -> torch.Tensor:
+    """The mean of a scalar over every rank (for logging: each data-parallel group has its own batch's loss)."""
+    import torch.distributed as dist
+
+    out = value.detach().float().clone()
+    dist.all_reduce(out)
+    return out / dist.get_world_size()
+
+
+def _any_rank(flag: bool, *, device: torch.device) -> bool:
+    import torch.distributed as dist
+
+    value = torch.tensor([1.0 if flag else 0.0], device=device)
+    dist.all_reduce(value, op=dist.ReduceOp.MAX)
+    return bool(value.item())
 
 
 class _StopFlag:
@@ -112,6 +143,9 @@ class Trainer:
             ``extra_{name}.safetensors``.
         run_info: JSON-ready description of the run (recipe, configs), stored in every checkpoint.
         progress: show the tqdm line.
+        distributed: this process's place in a torchrun job; ``model`` must already be parallelised
+            (:func:`moviegen.train.parallelize.parallelize`) and ``loss_fn`` must take the data-parallel slice of
+            each batch it is given.
     """
 
     def __init__(
@@ -127,14 +161,21 @@ class Trainer:
         extra_modules: Mapping[str, nn.Module] | None = None,
         run_info: Mapping[str, Any] | None = None,
         progress: bool = True,
+        distributed: DistributedContext | None = None,
     ) -> None:
         self.model, self.loss_fn, self.cfg, self.optim_cfg = model, loss_fn, cfg, optim
+        self.distributed = distributed
+        self.is_main = distributed is None or distributed.is_main
+        if distributed is not None:
+            if extra_modules:
+                raise ValueError("distributed training takes one model; extra modules are single-process only")
+            batches = ShardedBatches(batches, rank=distributed.dp_rank, size=distributed.dims.dp)
         self.batches = batches
         self.run_dir = Path(run_dir)
         self.val_fn = val_fn
         self.extra_modules = dict(extra_modules or {})
         self.run_info = dict(run_info or {})
-        self.progress = progress
+        self.progress = progress and self.is_main
         self.optimizer = build_optimizer([model, *self.extra_modules.values()], cfg=optim)
         self.ema = EMA(model, decay=cfg.ema_decay) if cfg.ema_decay is not None else None
         self.step = 0
@@ -153,7 +194,14 @@ class Trainer:
         }
 
     def save(self, metrics: Mapping[str, float]) -> Path:
-        """Checkpoint the current step (see :mod:`moviegen.train.checkpoint`)."""
+        """Checkpoint the current step (see :mod:`moviegen.train.checkpoint`; DCP when distributed)."""
+        if self.distributed is not None:
+            return save_dcp_checkpoint(
+                self.distributed, self.run_dir, self.step, model=self.model,
+                trainable_keys=set(model_state_dict(self.model)), optimizer=self.optimizer,
+                ema_state=self._ema_by_name(), trainer_state=self._trainer_state(metrics), rng_state=capture_rng(),
+                keep=self.cfg.keep_checkpoints,
+            )
         model_state = model_state_dict(self.model)
         ema_state = None
         if self.ema is not None:
@@ -171,10 +219,40 @@ class Trainer:
             keep=self.cfg.keep_checkpoints,
         )
 
+    def _reshard(self) -> None:
+        if self.distributed is not None:
+            reshard(self.model)
+
+    def _ema_by_name(self) -> dict[str, torch.Tensor] | None:
+        """The EMA tensors themselves (DCP loads in place) under the plain model's parameter names."""
+        return None if self.ema is None else {clean_name(k): v for k, v in self.ema.shadow.items()}
+
+    def _restore_distributed(self, path: Path) -> None:
+        assert self.distributed is not None
+        if not is_dcp_checkpoint(path):
+            raise ValueError(
+                f"{str(path)!r} is a single-process checkpoint; resume it without torchrun, or start the distributed "
+                "run from its weights (--init)"
+            )
+        rng = load_dcp_checkpoint(
+            self.distributed, path, model=self.model, trainable_keys=set(model_state_dict(self.model)),
+            optimizer=self.optimizer, ema_state=self._ema_by_name(),
+        )
+        state = json.loads((path / "trainer_state.json").read_text())
+        if state.get("data") is not None and hasattr(self.batches, "load_state_dict"):
+            self.batches.load_state_dict(state["data"])
+        if rng is not None:
+            restore_rng(rng)
+        self.step = int(state["step"])
+
     def _restore(self) -> None:
         path = latest_checkpoint(self.run_dir)
         if path is None:
             raise ValueError(f"--resume: {str(self.run_dir)!r} has no checkpoint to resume from")
+        if self.distributed is not None:
+            return self._restore_distributed(path)
+        if is_dcp_checkpoint(path):
+            raise ValueError(f"{str(path)!r} was written by a distributed run; resume it with torchrun")
         ckpt = load_checkpoint(path)
         load_model_state_dict(self.model, ckpt.model_state)
         if self.ema is not None:
@@ -205,6 +283,8 @@ class Trainer:
 
     def _reset_metrics_file(self, *, keep_until: int) -> None:
         """Drop records after step ``keep_until`` (steps a killed run did past its last checkpoint)."""
+        if not self.is_main:
+            return
         path = self.run_dir / METRICS_FILE
         kept = []
         if path.is_file() and keep_until > 0:
@@ -223,8 +303,10 @@ class Trainer:
         try:
             out = {f"val/{k}": _scalar(v) for k, v in self.val_fn(self.model).items()}
             if self.ema is not None:
+                self._reshard()
                 with self.ema.applied(self.model):
                     out.update({f"val_ema/{k}": _scalar(v) for k, v in self.val_fn(self.model).items()})
+                    self._reshard()
         finally:
             self.model.train()
         return out
@@ -235,7 +317,10 @@ class Trainer:
         Raises:
             ValueError: ``resume`` without a checkpoint, or a fresh start in a run directory that has one.
         """
-        self.run_dir.mkdir(parents=True, exist_ok=True)
+        if self.is_main:
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+        if self.distributed is not None:
+            self.distributed.barrier()
         if resume:
             self._restore()
         else:
@@ -247,7 +332,7 @@ class Trainer:
                 )
             self._seed()
         self._reset_metrics_file(keep_until=self.step)
-        writer = self._tensorboard()
+        writer = self._tensorboard() if self.is_main else None
         self.model.train()
         for module in self.extra_modules.values():
             module.train()
@@ -262,11 +347,16 @@ class Trainer:
             desc=self.run_info.get("recipe", "train"),
         )
         window_start, window_samples = time.perf_counter(), 0
-        with _StopFlag() as stop, open(self.run_dir / METRICS_FILE, "a") as log:
+        log_path = self.run_dir / METRICS_FILE if self.is_main else Path(os.devnull)
+        with _StopFlag() as stop, open(log_path, "a") as log:
             while self.step < self.cfg.steps:
                 lr = lr_at(self.step, cfg=self.optim_cfg, total_steps=self.cfg.steps)
                 set_lr(self.optimizer, lr)
                 batch = next(iterator)
+                if self.distributed is not None:
+                    global_size, batch = batch
+                else:
+                    global_size = len(batch.ids) if hasattr(batch, "ids") else self.cfg.batch_size
                 with torch.autocast(device_type, dtype=torch.bfloat16, enabled=self.cfg.bf16):
                     loss, metrics = self.loss_fn(self.model, batch, self.step)
                 if not torch.isfinite(loss):
@@ -274,13 +364,17 @@ class Trainer:
                 self.optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 max_norm = self.cfg.grad_clip if self.cfg.grad_clip is not None else math.inf
-                grad_norm = torch.nn.utils.clip_grad_norm_(params, max_norm)
+                if self.distributed is not None:
+                    grad_norm = clip_grad_norm_(params, max_norm)
+                    loss = _mean_over_ranks(loss)
+                else:
+                    grad_norm = torch.nn.utils.clip_grad_norm_(params, max_norm)
                 self.optimizer.step()
                 self.step += 1
                 if self.ema is not None:
                     self.ema.update(self.model, update=self.step)
 
-                window_samples += len(batch.ids) if hasattr(batch, "ids") else self.cfg.batch_size
+                window_samples += global_size
                 elapsed = time.perf_counter() - window_start
                 last = {
                     "step": self.step,
@@ -314,6 +408,8 @@ class Trainer:
                             if key != "step":
                                 writer.add_scalar(key, value, self.step)
                     last.update(val)
+                if self.distributed is not None:  # one rank's signal stops every rank at the same step
+                    stop.stop = _any_rank(stop.stop, device=self.distributed.device)
                 if self.step % self.cfg.checkpoint_every == 0 or self.step == self.cfg.steps or stop.stop:
                     checkpoint = self.save(last)
                 if stop.stop:

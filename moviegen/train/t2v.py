@@ -22,7 +22,7 @@ import math
 import warnings
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 
@@ -33,14 +33,18 @@ from moviegen.data.dataset import VideoDataset
 from moviegen.data.latent_cache import LatentBatch, LatentBatchIterator, LatentDataset, LatentSample, cache_latents
 from moviegen.data.manifest import read_manifest
 from moviegen.data.sampler import BucketBatchSampler
-from moviegen.flow.loss import flow_matching_loss
+from moviegen.flow.loss import draw_noise_and_times, flow_matching_loss
 from moviegen.flow.path import OTPath
 from moviegen.nn.embed import interpolate_table
 from moviegen.tae.model import TemporalAutoencoder
 from moviegen.train.loop import Trainer, TrainResult
 from moviegen.train.recipes import T2VRecipe
+from moviegen.train.parallel_dims import ParallelConfig
 from moviegen.train.state import step_generator
 from moviegen.video.model import TextToVideo
+
+if TYPE_CHECKING:
+    from moviegen.train.distributed import DistributedContext
 
 _STREAM_DROPOUT, _STREAM_FLOW = 0, 1
 _POS_KEYS = {"dit.pos_embed.pos_t": "max_t", "dit.pos_embed.pos_h": "max_h", "dit.pos_embed.pos_w": "max_w"}
@@ -145,24 +149,34 @@ def _x1(latent_BCTHW: torch.Tensor, *, cfg: MovieGenVideoConfig) -> torch.Tensor
 
 
 class T2VStep:
-    """``loss_fn(model, batch, step)``: flow matching with text dropout (see the module docstring)."""
+    """``loss_fn(model, batch, step)``: flow matching with text dropout (see the module docstring).
 
-    def __init__(self, *, cfg: MovieGenVideoConfig, path: OTPath, recipe: T2VRecipe) -> None:
-        self.cfg, self.path, self.recipe = cfg, path, recipe
+    ``shard = (rank, size)``: the batch is data-parallel group ``rank``'s slice of a global batch ``size`` times as
+    large; dropout, noise and times are drawn for the global batch and sliced, so that every layout of ranks trains
+    on exactly the draws of a single-process run.
+    """
+
+    def __init__(
+        self, *, cfg: MovieGenVideoConfig, path: OTPath, recipe: T2VRecipe, shard: tuple[int, int] = (0, 1)
+    ) -> None:
+        self.cfg, self.path, self.recipe, self.shard = cfg, path, recipe, shard
 
     def __call__(self, model: TextToVideo, batch: LatentBatch, step: int) -> tuple[torch.Tensor, dict[str, Any]]:
         seed, p = self.recipe.train.seed, self.recipe.train.text_dropout
-        keep = torch.rand(len(batch.texts), generator=step_generator(seed, step, stream=_STREAM_DROPOUT)) >= p
+        rank, size = self.shard
+        b = len(batch.texts)
+        rows = slice(rank * b, (rank + 1) * b)
+        keep = (torch.rand(b * size, generator=step_generator(seed, step, stream=_STREAM_DROPOUT)) >= p)[rows]
         texts = [text if k else "" for text, k in zip(batch.texts, keep.tolist(), strict=True)]
         param = next(model.parameters())
         x1 = _x1(batch.latent_BCTHW.to(param.device), cfg=self.cfg)
+        x0, t = draw_noise_and_times(
+            (b * size, *x1.shape[1:]), sampling=self.recipe.flow.timestep_sampling,
+            generator=step_generator(seed, step, stream=_STREAM_FLOW), rows=rows,
+        )
         text = model.encode_text(texts, fps=batch.fps, camera_motion=batch.camera)
         out = flow_matching_loss(
-            lambda xt, t: model(xt, t_B=t, text=text),
-            x1,
-            path=self.path,
-            sampling=self.recipe.flow.timestep_sampling,
-            generator=step_generator(seed, step, stream=_STREAM_FLOW),
+            lambda xt, t: model(xt, t_B=t, text=text), x1, path=self.path, t=t.to(x1.device), x0=x0.to(x1)
         )
         return out.loss, {"dropped_texts": float((~keep).sum())}
 
@@ -219,6 +233,8 @@ def train_t2v(
     resume: bool = False,
     run_info: dict[str, Any] | None = None,
     progress: bool = True,
+    distributed: "DistributedContext | None" = None,
+    parallel: ParallelConfig | None = None,
 ) -> TrainResult:
     """Run a text-to-video stage on a finished latent cache.
 
@@ -231,13 +247,29 @@ def train_t2v(
         resume: continue the run in ``run_dir``.
         run_info: extra JSON stored with every checkpoint.
         progress: show progress bars.
+        distributed: this process's place in a torchrun job (None: a single process).
+        parallel: how to parallelise the model (activation checkpointing and compile apply in a single process too).
     """
     cfg = recipe.train
     torch.manual_seed(cfg.seed)
+    # Every rank builds and initialises the whole model from the same seed (cheap at the sizes trained here), so a
+    # distributed run starts from the single-process run's weights; paper-scale models go through the meta device
+    # instead (docs/distributed.md).
     model = TextToVideo(video_cfg)
     model.init_weights()
     if init_state is not None:
         model.load_trainable_state_dict(expand_position_tables(init_state, cfg=video_cfg))
+    shard = (0, 1)
+    if distributed is not None or parallel is not None:
+        from moviegen.train.parallelize import parallelize
+
+        if distributed is not None:
+            model.to(distributed.device)
+            shard = (distributed.dp_rank, distributed.dims.dp)
+        model = parallelize(
+            model, dims=None if distributed is None else distributed.dims, cfg=parallel or ParallelConfig(),
+            mesh=None if distributed is None else distributed.mesh, forward_methods=("encode_text",),
+        )
     path = OTPath(sigma_min=recipe.flow.sigma_min)
 
     train_data: Any = LatentDataset(cache_dir, split="train")
@@ -262,7 +294,7 @@ def train_t2v(
     info = {"recipe": recipe.name, "config": config_to_dict(replace(recipe, video=video_cfg)), **(run_info or {})}
     trainer = Trainer(
         model,
-        loss_fn=T2VStep(cfg=video_cfg, path=path, recipe=recipe),
+        loss_fn=T2VStep(cfg=video_cfg, path=path, recipe=recipe, shard=shard),
         batches=batches,
         cfg=cfg,
         optim=recipe.optim,
@@ -270,5 +302,6 @@ def train_t2v(
         val_fn=val_fn,
         run_info=info,
         progress=progress,
+        distributed=distributed,
     )
     return trainer.run(resume=resume)
