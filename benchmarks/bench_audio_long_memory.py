@@ -25,7 +25,7 @@ per-frame video features, the decoded waveform; 60 s of 16 kHz float32 audio is 
 of the peak growth is printed per mode against the target 1.3. "process peak" is the peak RSS of the whole child
 (load, warm-up and generation). Memory does not depend on the step count (each step reuses the same buffers), so
 ``--steps`` defaults to 4. The children run with ``MALLOC_MMAP_THRESHOLD_`` lowered so that the RSS follows live
-tensors (see ``_CHILD_ENV``); that slows allocation down, so the wall time and the real-time factor printed (audio
+tensors (see ``CHILD_ENV``); that slows allocation down, so the wall time and the real-time factor printed (audio
 seconds / wall seconds, > 1 is faster than real time) are speed figures only with ``--plain-malloc`` (whose peaks
 then drift by tens of MiB), at the checkpoint's 64 steps (``--steps 64``), on an idle machine.
 
@@ -40,7 +40,6 @@ import argparse
 import json
 import math
 import os
-import resource
 import shlex
 import subprocess
 import sys
@@ -63,32 +62,10 @@ from moviegen.audio.pipeline import (
     LongMode,
 )
 from moviegen.train.audio_recipes import audio_flow
+from rss import CHILD_ENV, MIB, peak_bytes, reset_peak, rss_bytes
 
 _TARGET_RATIO = 1.3
-# Serve every allocation above 64 KiB with mmap, so freed tensors leave the RSS at once: glibc's heap otherwise keeps
-# fragmented freed blocks and the peak RSS drifts by tens of MiB from run to run. Allocation gets slower.
-_CHILD_ENV = {"MALLOC_MMAP_THRESHOLD_": str(64 * 1024)}
 _MODES = ("multidiffusion", "autoregressive")
-_MIB = 2**20
-
-
-def _rss_bytes() -> int:
-    with open("/proc/self/statm") as f:
-        return int(f.read().split()[1]) * resource.getpagesize()
-
-
-def _peak_bytes() -> int:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux reports KiB
-
-
-def _reset_peak() -> bool:
-    """Reset the peak RSS to the current RSS (Linux >= 4.0); False where the kernel does not allow it."""
-    try:
-        with open("/proc/self/clear_refs", "w") as f:
-            f.write("5")
-    except OSError:
-        return False
-    return True
 
 
 def _build_checkpoint(path: Path, *, config: str) -> None:
@@ -113,7 +90,7 @@ def _build_checkpoint(path: Path, *, config: str) -> None:
 def _measure(*, checkpoint: str, seconds: float, mode: str, steps: int, fps: float, size: int) -> dict:
     """Runs inside the child process: one generation, returns memory figures in bytes and the time."""
     pipeline = AudioPipeline.from_checkpoint(checkpoint)
-    after_load = _rss_bytes()
+    after_load = rss_bytes()
     cfg = pipeline.cfg
     rng = np.random.default_rng(0)
     frames = rng.integers(0, 256, size=(max(1, math.ceil(seconds * fps)), size, size, 3), dtype=np.uint8)
@@ -122,15 +99,15 @@ def _measure(*, checkpoint: str, seconds: float, mode: str, steps: int, fps: flo
     warm = cfg.window_seconds / 4
     warm_frames = frames[: max(1, math.ceil(warm * fps))]
     pipeline.generate(AudioRequest(seconds=warm, frames_THWC=warm_frames, fps=fps, steps=1, mode=long_mode))
-    peak_so_far = _peak_bytes()
+    peak_so_far = peak_bytes()
 
-    reset = _reset_peak()
-    before = _rss_bytes()
+    reset = reset_peak()
+    before = rss_bytes()
     request = AudioRequest(seconds=seconds, frames_THWC=frames, fps=fps, steps=steps, mode=long_mode, seed=1)
     start = time.perf_counter()
     audio = pipeline.generate(request)
     wall = time.perf_counter() - start
-    peak = _peak_bytes()
+    peak = peak_bytes()
     length = math.ceil(seconds * cfg.frame_rate - 1e-9)
     overlap = min(round(pipeline.defaults.overlap_seconds * cfg.frame_rate), cfg.window_frames - 1)
     if not np.isfinite(audio).all() or float(np.abs(audio).max()) == 0.0:
@@ -159,7 +136,7 @@ def main() -> None:
     parser.add_argument("--fps", type=float, default=16.0)
     parser.add_argument("--size", type=int, default=32, help="frame height = width in pixels")
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default 2; 1 with --quick)")
-    parser.add_argument("--plain-malloc", action="store_true", help="children without _CHILD_ENV: speed figures")
+    parser.add_argument("--plain-malloc", action="store_true", help="children without CHILD_ENV: speed figures")
     parser.add_argument("--quick", action="store_true", help="audio_debug, 1 step, 1 s vs 6 s: checks it runs")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--checkpoint", default=None, help=argparse.SUPPRESS)
@@ -190,7 +167,7 @@ def main() -> None:
                 cmd = [sys.executable, __file__, "--child", "--checkpoint", str(checkpoint), "--seconds", str(seconds),
                        "--mode", mode, "--steps", str(args.steps), "--fps", str(args.fps), "--size", str(args.size),
                        "--threads", str(args.threads)]  # fmt: skip
-                env = dict(os.environ) if args.plain_malloc else {**os.environ, **_CHILD_ENV}
+                env = dict(os.environ) if args.plain_malloc else {**os.environ, **CHILD_ENV}
                 proc = subprocess.run(cmd, check=False, capture_output=True, text=True, env=env)
                 if proc.returncode != 0:
                     sys.exit(f"child {shlex.join(cmd)} failed:\n{proc.stderr[-4000:]}")
@@ -205,8 +182,8 @@ def main() -> None:
           "| process peak (MiB) | wall (s) | x realtime |")
     print("|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|")
     for (mode, seconds), r in results.items():
-        print(f"| {mode} | {seconds:g} | {r['latent_frames']} | {r['windows']} | {r['after_load'] / _MIB:.1f} "
-              f"| {r['peak_growth'] / _MIB:.1f} | {r['output_bytes'] / _MIB:.1f} | {r['process_peak'] / _MIB:.1f} "
+        print(f"| {mode} | {seconds:g} | {r['latent_frames']} | {r['windows']} | {r['after_load'] / MIB:.1f} "
+              f"| {r['peak_growth'] / MIB:.1f} | {r['output_bytes'] / MIB:.1f} | {r['process_peak'] / MIB:.1f} "
               f"| {r['wall']:.2f} | {seconds / r['wall']:.2f} |")  # fmt: skip
 
     long_s, short_s = f"{args.long_seconds:g}", f"{args.short_seconds:g}"

@@ -11,7 +11,7 @@ import importlib
 import sys
 from collections.abc import Sequence
 
-_COMMAND_MODULES = ("models", "world", "train", "generate", "audio", "eval")
+_COMMAND_MODULES = ("models", "world", "train", "generate", "audio", "eval", "plan")
 
 EPILOG = """\
 examples:
@@ -25,6 +25,10 @@ examples:
   moviegen train tae-tiny --data world/ -o runs/tae
                                            run a training recipe (see `moviegen train --help`)
   moviegen eval tae --checkpoint runs/tae --data world/
+  torchrun --nproc_per_node=8 -m moviegen.train t2v-tiny-t2iv --data world/ --tae runs/tae -o runs/t2v --tp 4 --cp 2
+                                           the same recipes with FSDP2, tensor and context parallelism
+  moviegen plan --preset video-30b --gpus 6144 --tp 4 --cp 2 --seq-len 73728
+                                           memory and step time of the paper's 768 px stage
   moviegen models --kind video --json      machine-readable list of the video transformers
   moviegen models --size 768 --seconds 16 --fps 16
                                            latent and token geometry of a 16 s 768x768 clip for each preset
