@@ -105,6 +105,10 @@ def _run(args: argparse.Namespace, *, video: bool) -> int:
         camera_motion=args.camera,
     )
     check_generation_inputs(config.cfg, args.prompt, **request)
+    distributed = _context_parallel(args, seed=seed)
+    if isinstance(distributed, int):  # started torchrun, which ran the command on every rank
+        return distributed
+    is_main = distributed is None or distributed.is_main
     with_audio = video and not args.no_audio
     if with_audio:  # check the sound's checkpoint too before any weight is loaded
         from moviegen.audio.checkpoint import default_audio_checkpoint_dir, read_audio_checkpoint_config
@@ -115,7 +119,15 @@ def _run(args: argparse.Namespace, *, video: bool) -> int:
         read_audio_checkpoint_config(audio_checkpoint)
 
     pipeline = VideoPipeline.from_checkpoint(checkpoint)
-    frames_THWC = pipeline.generate(args.prompt, **request, progress=not args.no_progress)
+    if distributed is not None:
+        from moviegen.train.parallel_dims import ParallelConfig
+        from moviegen.train.parallelize import parallelize
+
+        parallel = ParallelConfig(dp=1, cp=args.cp)
+        parallelize(pipeline.model, dims=distributed.dims, cfg=parallel, mesh=distributed.mesh, fsdp=False)
+    frames_THWC = pipeline.generate(args.prompt, **request, progress=not args.no_progress and is_main)
+    if not is_main:  # every rank sampled the same latents; rank 0 adds the sound and writes the file
+        return 0
     schedule_name = request["schedule"].value.replace("_", "-")
     settings = f"seed {seed}, {request['steps']} {schedule_name} steps, guidance {request['guidance_scale']:g}"
     if video:
@@ -140,6 +152,23 @@ def _run(args: argparse.Namespace, *, video: bool) -> int:
         write_image(out, frames_THWC[0])
         print(f"wrote {out}: {width}x{height} image ({settings})")
     return 0
+
+
+def _context_parallel(args: argparse.Namespace, *, seed: int):  # -> DistributedContext | int | None
+    """``--cp N``: None for one process; outside torchrun, torchrun's exit status after running this command on N
+    ranks (with the seed fixed, so that every rank draws the same noise); under torchrun, this rank's context."""
+    from moviegen.train.parallel_dims import ParallelConfig, launched_by_torchrun
+
+    if args.cp == 1 and not launched_by_torchrun():
+        return None
+    if not launched_by_torchrun():
+        from moviegen.cli.torchrun import relaunch_under_torchrun
+
+        argv = args.argv if args.seed is not None else [*args.argv, "--seed", str(seed)]
+        return relaunch_under_torchrun(argv, nproc=args.cp, module="moviegen")
+    from moviegen.train.distributed import init_distributed
+
+    return init_distributed(ParallelConfig(dp=1, cp=args.cp))
 
 
 def _cmd_generate(args: argparse.Namespace) -> int:
@@ -192,6 +221,11 @@ def _add_common_arguments(parser: argparse.ArgumentParser, *, suffix: str) -> No
         help="a video checkpoint directory (default: the embedded model shipped in the package)",
     )
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar over sampler steps")
+    parser.add_argument(
+        "--cp", type=int, default=1, metavar="N",
+        help="context parallelism: split the tokens over N processes (started with torchrun on this machine; the "
+        "token count must divide by N); same output as one process, within float tolerance",
+    )
 
 
 def register(sub: argparse._SubParsersAction) -> None:

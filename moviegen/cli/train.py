@@ -67,19 +67,6 @@ def _parallel_config(args: argparse.Namespace):  # -> ParallelConfig
     )
 
 
-def _relaunch_under_torchrun(argv: list[str], world_size: int) -> int:
-    """``moviegen train --dp/--tp/--cp`` outside torchrun: start torchrun on this machine with one process per rank."""
-    import os
-    import subprocess
-
-    argv = argv[argv.index("train") + 1 :]
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={world_size}",
-           "-m", "moviegen.train", *argv]
-    print(f"starting {world_size} processes: {' '.join(cmd[1:])}", file=sys.stderr)
-    env = {**os.environ, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1")}
-    return subprocess.call(cmd, env=env)
-
-
 def _cmd_train(args: argparse.Namespace) -> int:
     from moviegen.train.launch import TrainRequest, describe_recipes, run_training
     from moviegen.train.parallel_dims import launched_by_torchrun
@@ -94,7 +81,10 @@ def _cmd_train(args: argparse.Namespace) -> int:
         raise ValueError(f"missing {', '.join(missing)}; e.g. moviegen train tae-tiny --data world/ -o runs/tae")
     parallel = _parallel_config(args)
     if not launched_by_torchrun() and not parallel.is_single_process:
-        return _relaunch_under_torchrun(args.argv, (parallel.dp or 1) * parallel.tp * parallel.cp)
+        from moviegen.cli.torchrun import relaunch_under_torchrun
+
+        argv = args.argv[args.argv.index("train") + 1 :]
+        return relaunch_under_torchrun(argv, nproc=(parallel.dp or 1) * parallel.tp * parallel.cp, module="moviegen.train")
     request = TrainRequest(
         recipe=args.recipe,
         data_dir=Path(args.data),

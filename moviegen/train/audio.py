@@ -17,7 +17,7 @@ Per transformer step (:class:`AudioStep`):
 import warnings
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 
@@ -38,11 +38,16 @@ from moviegen.audio.features import resample_to_latent_rate
 from moviegen.audio.model import AudioContext, MovieGenAudio
 from moviegen.configs.serialize import config_to_dict
 from moviegen.data.sampler import BucketBatchSampler
-from moviegen.flow.loss import flow_matching_loss
+from moviegen.flow.loss import draw_noise_and_times, flow_matching_loss
 from moviegen.flow.path import OTPath
 from moviegen.train.audio_recipes import AudioRecipe, CodecRecipe
 from moviegen.train.loop import Trainer, TrainResult
+from moviegen.train.parallel_dims import ParallelConfig
+from moviegen.train.parallelize import prepare_model
 from moviegen.train.state import step_generator
+
+if TYPE_CHECKING:
+    from moviegen.train.distributed import DistributedContext
 
 _STREAM_CROP, _STREAM_COND, _STREAM_FLOW, _STREAM_POSTERIOR = 0, 1, 2, 3
 
@@ -162,28 +167,38 @@ def window_video_features(
 class AudioStep:
     """``loss_fn(model, batch, step)``; see the module docstring."""
 
-    def __init__(self, *, cfg: MovieGenAudioConfig, path: OTPath, recipe: AudioRecipe) -> None:
-        self.cfg, self.path, self.recipe = cfg, path, recipe
+    def __init__(
+        self, *, cfg: MovieGenAudioConfig, path: OTPath, recipe: AudioRecipe, shard: tuple[int, int] = (0, 1)
+    ) -> None:
+        self.cfg, self.path, self.recipe, self.shard = cfg, path, recipe, shard
 
     def __call__(self, model: MovieGenAudio, batch: AudioWindowBatch, step: int) -> tuple[torch.Tensor, dict[str, Any]]:
         seed, cfg = self.recipe.train.seed, self.cfg
         device = next(model.parameters()).device
         x1_BCL = cfg.codec.normalize_latent(batch.latent_BCL.to(device))
         b, _, length = x1_BCL.shape
+        # A data-parallel rank draws for the global batch and keeps its rows (as T2VStep does).
+        rank, size = self.shard
+        rows = slice(rank * b, (rank + 1) * b)
         gen = step_generator(seed, step, stream=_STREAM_COND)
-        keep_text_B, keep_video_B = sample_condition_keep(b, cfg=self.recipe.dropout, generator=gen)
-        known_BL = sample_known_frames(length, b, cfg=self.recipe.dropout, generator=gen).to(device)
+        keep = sample_condition_keep(b * size, cfg=self.recipe.dropout, generator=gen)
+        keep_text_B, keep_video_B = keep[0][rows], keep[1][rows]
+        known_BL = sample_known_frames(length, b * size, cfg=self.recipe.dropout, generator=gen)[rows].to(device)
         texts = [t if k else "" for t, k in zip(batch.texts, keep_text_B.tolist(), strict=True)]
         text = model.encode_text(texts)
         video_BLF = window_video_features(model, batch, frame_rate=cfg.frame_rate, window=length)
         video_BLF = video_BLF * keep_video_B.to(device)[:, None, None]
         context = AudioContext(latent_BCL=x1_BCL, known_BL=known_BL)
+        x0, t = draw_noise_and_times(
+            (b * size, *x1_BCL.shape[1:]), sampling=self.recipe.flow.timestep_sampling,
+            generator=step_generator(seed, step, stream=_STREAM_FLOW), rows=rows,
+        )
         out = flow_matching_loss(
-            lambda xt, t: model(xt, t_B=t, text=text, context=context, video_BLF=video_BLF),
+            lambda xt, tt: model(xt, t_B=tt, text=text, context=context, video_BLF=video_BLF),
             x1_BCL,
             path=self.path,
-            sampling=self.recipe.flow.timestep_sampling,
-            generator=step_generator(seed, step, stream=_STREAM_FLOW),
+            t=t.to(device),
+            x0=x0.to(x1_BCL),
             loss_mask=(~known_BL)[:, None, :],
         )
         return out.loss, {
@@ -295,12 +310,20 @@ def train_audio(
     resume: bool = False,
     run_info: dict[str, Any] | None = None,
     progress: bool = True,
+    distributed: "DistributedContext | None" = None,
+    parallel: ParallelConfig | None = None,
 ) -> TrainResult:
-    """Run an audio transformer recipe on a finished latent cache; ``audio_cfg`` has the latent norm resolved."""
+    """Run an audio transformer recipe on a finished latent cache; ``audio_cfg`` has the latent norm resolved.
+
+    ``distributed``/``parallel``: as :func:`moviegen.train.t2v.train_t2v`.
+    """
     cfg = recipe.train
     torch.manual_seed(cfg.seed)
     model = MovieGenAudio(audio_cfg)
     model.init_weights()
+    model, shard = prepare_model(
+        model, distributed=distributed, parallel=parallel, forward_methods=("encode_text", "video_features")
+    )
     path = OTPath(sigma_min=recipe.flow.sigma_min)
     train_data = AVDataset(cache_dir, split="train", latent_dir=latent_dir)
     sampler = BucketBatchSampler(train_data.bucket_of, batch_size=cfg.batch_size, seed=cfg.seed)
@@ -318,7 +341,7 @@ def train_audio(
     info = {"recipe": recipe.name, "config": config_to_dict(replace(recipe, audio=audio_cfg)), **(run_info or {})}
     trainer = Trainer(
         model,
-        loss_fn=AudioStep(cfg=audio_cfg, path=path, recipe=recipe),
+        loss_fn=AudioStep(cfg=audio_cfg, path=path, recipe=recipe, shard=shard),
         batches=batches,
         cfg=cfg,
         optim=recipe.optim,
@@ -326,5 +349,6 @@ def train_audio(
         val_fn=val_fn,
         run_info=info,
         progress=progress,
+        distributed=distributed,
     )
     return trainer.run(resume=resume)

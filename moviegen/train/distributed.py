@@ -27,7 +27,7 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
-from moviegen.train.parallel_dims import ParallelConfig, ParallelDims
+from moviegen.train.parallel_dims import Meshes, ParallelConfig, ParallelDims
 
 DCP_METADATA = ".metadata"  # the file torch.distributed.checkpoint writes beside its shards
 _WRAPPER_PREFIXES = ("_checkpoint_wrapped_module.", "_orig_mod.")
@@ -38,7 +38,7 @@ class DistributedContext:
     """This process's place in a distributed run: degrees, mesh and ranks."""
 
     dims: ParallelDims
-    mesh: Any  # DeviceMesh (dp, cp, tp)
+    mesh: Meshes  # (dp, cp, tp) and FSDP's
     device: torch.device
 
     @property

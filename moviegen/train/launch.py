@@ -127,10 +127,10 @@ def run_training(request: TrainRequest) -> TrainResult:
         for k, v in vars(request).items() if k not in ("progress", "parallel")
     }
     if launched_by_torchrun() or not request.parallel.is_single_process:
-        if not isinstance(recipe, T2VRecipe):
+        if not isinstance(recipe, (T2VRecipe, AudioRecipe)):
             raise ValueError(
                 f"recipe {recipe.name!r} trains in one process; distributed training (torchrun, --dp/--tp/--cp) "
-                "covers the text-to-video transformer recipes (t2v-*)"
+                "covers the transformer recipes (t2v-*, audio-tiny, audio-debug)"
             )
         if not launched_by_torchrun():
             raise ValueError(
@@ -144,6 +144,22 @@ def run_training(request: TrainRequest) -> TrainResult:
     if isinstance(recipe, AudioRecipe):
         return _run_audio(recipe, request, args)
     return _run_t2v(recipe, request, args)
+
+
+def _join_distributed(request: TrainRequest):  # -> DistributedContext | None
+    """Under torchrun: join the process group and build the mesh; otherwise None (one process)."""
+    if not launched_by_torchrun():
+        return None
+    from moviegen.train.distributed import init_distributed
+
+    return init_distributed(request.parallel)
+
+
+def _with_parallel_args(args: dict[str, Any], request: TrainRequest, distributed: Any) -> dict[str, Any]:
+    """Record the parallel layout a run started with (informative: a run resumes on any layout)."""
+    if distributed is None:
+        return args
+    return {**args, "parallel": config_to_dict(request.parallel), "world_size": distributed.dims.world_size}
 
 
 _PATH_FLAG_USE = {
@@ -186,10 +202,21 @@ def _run_audio(recipe: AudioRecipe, request: TrainRequest, args: dict[str, Any])
         raise ValueError(f"recipe {recipe.name!r} trains on audio-codec latents: pass --codec CODEC_RUN_OR_WEIGHTS")
     codec_file = resolve_weights_file(request.codec)
     key = hashlib.sha256(codec_file.read_bytes()).hexdigest()[:12]
-    cache, latent_dir = prepare_audio_latents(
-        recipe, data_dir=request.data_dir, codec_weights=load_file(str(codec_file)), codec_key=key,
-        progress=request.progress,
-    )
+    distributed = _join_distributed(request)
+    is_main = distributed is None or distributed.is_main
+
+    def caches() -> tuple[Path, Path]:
+        return prepare_audio_latents(
+            recipe, data_dir=request.data_dir, codec_weights=load_file(str(codec_file)), codec_key=key,
+            progress=request.progress and is_main,
+        )
+
+    if is_main:  # one writer; the other ranks then find the caches built
+        cache, latent_dir = caches()
+    if distributed is not None:
+        distributed.barrier()
+    if not is_main:
+        cache, latent_dir = caches()
     if request.resume:
         stored = _read_run_file(request.run_dir)
         if stored is None:
@@ -200,13 +227,15 @@ def _run_audio(recipe: AudioRecipe, request: TrainRequest, args: dict[str, Any])
         norm = measure_audio_latent_norm(AVDataset(cache, split="train", latent_dir=latent_dir))
     audio_cfg = with_codec_norm(recipe.audio, shift=norm[0], scale=norm[1])
     args = {**args, "codec_file": str(codec_file), "audio_cache": str(cache), "audio_latents": str(latent_dir)}
-    if not request.resume:
+    args = _with_parallel_args(args, request, distributed)
+    if not request.resume and is_main:
         config = config_to_dict(recipe)
         config["audio"] = config_to_dict(audio_cfg)
         _write_run_file(request.run_dir, {"recipe": recipe.name, "config": config, "args": args})
     return train_audio(
         recipe, cache_dir=cache, latent_dir=latent_dir, run_dir=request.run_dir, audio_cfg=audio_cfg,
-        resume=request.resume, run_info={"args": args}, progress=request.progress,
+        resume=request.resume, run_info={"args": args}, progress=request.progress and is_main,
+        distributed=distributed, parallel=request.parallel,
     )
 
 
@@ -248,11 +277,7 @@ def _run_t2v(recipe: T2VRecipe, request: TrainRequest, args: dict[str, Any]) -> 
     _refuse_flags(request, recipe.name, allowed=("init", "tae", "latents"))
     if request.tae is None:
         raise ValueError(f"recipe {recipe.name!r} trains on TAE latents: pass --tae TAE_RUN_OR_CHECKPOINT")
-    distributed = None
-    if launched_by_torchrun():
-        from moviegen.train.distributed import init_distributed
-
-        distributed = init_distributed(request.parallel)
+    distributed = _join_distributed(request)
     is_main = distributed is None or distributed.is_main
     tae_file = resolve_weights_file(request.tae)
     stage = recipe.stage
@@ -288,8 +313,7 @@ def _run_t2v(recipe: T2VRecipe, request: TrainRequest, args: dict[str, Any]) -> 
         norm = measure_latent_norm(LatentDataset(cache_dir, split="train"))
     video_cfg = with_latent_norm(recipe.video, shift=norm[0], scale=norm[1])
     args = {**args, "latents": str(cache_dir), "tae_file": str(tae_file)}
-    if distributed is not None:
-        args = {**args, "parallel": config_to_dict(request.parallel), "world_size": distributed.dims.world_size}
+    args = _with_parallel_args(args, request, distributed)
     if not request.resume and is_main:
         config = config_to_dict(recipe)
         config["video"] = config_to_dict(video_cfg)

@@ -9,6 +9,7 @@ partial gradients of every weight, and FSDP's reduce-scatter sums them (torchtit
 import enum
 import os
 from dataclasses import dataclass
+from typing import Any
 
 from moviegen.dit.config import DiTConfig
 
@@ -107,13 +108,25 @@ class ParallelDims:
             if value % self.tp:
                 raise ValueError(f"--tp {self.tp} does not divide {what}'s {name}={value}; choose a divisor of it")
 
-    def build_mesh(self, device_type: str):  # -> DeviceMesh
-        """The ``(dp, cp, tp)`` device mesh over the initialised process group, plus a flattened ``dp_cp``."""
+    def build_mesh(self, device_type: str) -> "Meshes":
+        """The ``(dp, cp, tp)`` device mesh over the initialised process group, and FSDP's ``dp x cp`` mesh."""
         from torch.distributed.device_mesh import init_device_mesh
 
-        mesh = init_device_mesh(device_type, (self.dp, self.cp, self.tp), mesh_dim_names=("dp", "cp", "tp"))
-        mesh["dp", "cp"]._flatten("dp_cp")  # FSDP's mesh (private in torch 2.13; torchtitan uses it the same way)
-        return mesh
+        root = init_device_mesh(device_type, (self.dp, self.cp, self.tp), mesh_dim_names=("dp", "cp", "tp"))
+        # FSDP's mesh: dp x cp flattened (DeviceMesh._flatten is private in torch 2.13; torchtitan uses it too).
+        fsdp = root["dp", "cp"]._flatten("dp_cp") if self.cp > 1 else root["dp"]
+        return Meshes(root=root, fsdp=fsdp)
+
+
+@dataclass(frozen=True)
+class Meshes:
+    """The ``(dp, cp, tp)`` mesh (``meshes["tp"]`` etc.) and the flattened mesh FSDP shards over."""
+
+    root: Any  # DeviceMesh
+    fsdp: Any  # DeviceMesh
+
+    def __getitem__(self, name: str) -> Any:
+        return self.root[name]
 
 
 def launched_by_torchrun() -> bool:

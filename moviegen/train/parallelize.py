@@ -28,6 +28,7 @@ single-process step on the global batch.
 
 from collections.abc import Iterator
 from functools import partial
+from typing import TYPE_CHECKING
 
 import torch
 import torch.distributed as dist
@@ -50,7 +51,10 @@ from moviegen.dit.config import DiTConfig, FFNKind
 from moviegen.dit.model import DiT
 from moviegen.nn.attention import ScaledDotProductAttention
 from moviegen.nn.sequence import TokenShards
-from moviegen.train.parallel_dims import ACMode, ParallelConfig, ParallelDims
+from moviegen.train.parallel_dims import ACMode, Meshes, ParallelConfig, ParallelDims
+
+if TYPE_CHECKING:
+    from moviegen.train.distributed import DistributedContext
 
 # -- tensor parallelism -----------------------------------------------------------------------------------------------
 
@@ -151,7 +155,7 @@ class _AllGatherSequence(torch.autograd.Function):
         world = dist.get_world_size(group)
         x_first = x.movedim(dim, 0).contiguous()
         out = x_first.new_empty((world * x_first.shape[0], *x_first.shape[1:]))
-        dist.all_gather_into_tensor(out, x_first, group=group)
+        dist.all_gather_single(out, x_first, group=group)
         return out.movedim(0, dim)
 
     @staticmethod
@@ -159,7 +163,7 @@ class _AllGatherSequence(torch.autograd.Function):
         world = dist.get_world_size(ctx.group)
         grad_first = grad.movedim(ctx.dim, 0).contiguous()
         out = grad_first.new_empty((grad_first.shape[0] // world, *grad_first.shape[1:]))
-        dist.reduce_scatter_tensor(out, grad_first, op=dist.ReduceOp.SUM, group=ctx.group)
+        dist.reduce_scatter_single(out, grad_first, op=dist.ReduceOp.SUM, group=ctx.group)
         return out.movedim(0, ctx.dim), None, None
 
 
@@ -259,8 +263,9 @@ def parallelize(
     *,
     dims: ParallelDims | None,
     cfg: ParallelConfig,
-    mesh: DeviceMesh | None = None,
+    mesh: Meshes | None = None,
     forward_methods: tuple[str, ...] = (),
+    fsdp: bool = True,
 ) -> nn.Module:
     """Apply TP, CP, AC, compile and FSDP (in that order) to every DiT in ``model``; returns ``model``.
 
@@ -271,6 +276,8 @@ def parallelize(
         mesh: the ``(dp, cp, tp)`` mesh of :meth:`ParallelDims.build_mesh` (required with ``dims``).
         forward_methods: methods of ``model`` that callers use besides ``forward`` (``encode_text``): FSDP gathers
             the root's parameters around them too.
+        fsdp: shard the parameters (training); inference keeps whole weights on every rank and only splits the
+            work (context-parallel sampling).
 
     Raises:
         ValueError: ``model`` holds no DiT, or the degrees do not fit its heads and widths.
@@ -288,26 +295,47 @@ def parallelize(
         apply_ac(dit, mode=cfg.ac, every=cfg.ac_every)
         if cfg.compile:
             apply_compile(dit)
-    if dims is not None and dims.fsdp_degree > 1:
+    if fsdp and dims is not None and dims.fsdp_degree > 1:
         units = [block for dit in dits for block in dit.layers.values()]
-        apply_fsdp(model, units=units, fsdp_mesh=fsdp_mesh(mesh, dims), param_dtype=getattr(torch, cfg.param_dtype))
+        apply_fsdp(model, units=units, fsdp_mesh=mesh.fsdp, param_dtype=getattr(torch, cfg.param_dtype))
         for name in forward_methods:
             register_fsdp_forward_method(model, name)
     return model
 
 
-def parallelize_fsdp_only(model: nn.Module, *, dims: ParallelDims, cfg: ParallelConfig, mesh: DeviceMesh) -> nn.Module:
+def parallelize_fsdp_only(model: nn.Module, *, dims: ParallelDims, cfg: ParallelConfig, mesh: Meshes) -> nn.Module:
     """FSDP2 over all ``dp x cp x tp`` ranks for models without a DiT (TAE, audio codec, text encoders; SPEC 6)."""
     if dims.world_size > 1:
-        flat = mesh["dp", "cp", "tp"]._flatten("all") if "all" not in (mesh.mesh_dim_names or ()) else mesh["all"]
+        flat = mesh.root._flatten("all")
         policy = MixedPrecisionPolicy(param_dtype=getattr(torch, cfg.param_dtype), reduce_dtype=torch.float32)
         fully_shard(model, mesh=flat, mp_policy=policy)
     return model
 
 
-def fsdp_mesh(mesh: DeviceMesh, dims: ParallelDims) -> DeviceMesh:
-    """The mesh FSDP shards over: ``dp_cp`` (flattened) with context parallelism, else ``dp``."""
-    return mesh["dp_cp"] if dims.cp > 1 else mesh["dp"]
+def prepare_model(
+    model: nn.Module,
+    *,
+    distributed: "DistributedContext | None",
+    parallel: ParallelConfig | None,
+    forward_methods: tuple[str, ...] = (),
+) -> tuple[nn.Module, tuple[int, int]]:
+    """A training recipe's model, ready for its rank: moved to the rank's device and parallelised.
+
+    Every rank has built and initialised the whole model from the same seed (cheap at the sizes trained here), so a
+    distributed run starts from the single-process run's weights; paper-scale models go through the meta device
+    instead (docs/distributed.md). Returns the model and the loss's data shard ``(dp rank, dp size)``.
+    """
+    if distributed is None and parallel is None:
+        return model, (0, 1)
+    shard = (0, 1)
+    if distributed is not None:
+        model.to(distributed.device)
+        shard = (distributed.dp_rank, distributed.dims.dp)
+    model = parallelize(
+        model, dims=None if distributed is None else distributed.dims, cfg=parallel or ParallelConfig(),
+        mesh=None if distributed is None else distributed.mesh, forward_methods=forward_methods,
+    )
+    return model, shard
 
 
 __all__ = [
@@ -321,7 +349,7 @@ __all__ = [
     "apply_tp",
     "dit_tp_plan",
     "find_dits",
-    "fsdp_mesh",
     "parallelize",
     "parallelize_fsdp_only",
+    "prepare_model",
 ]

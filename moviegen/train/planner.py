@@ -78,7 +78,7 @@ class ModelShape:
     qk_norm: bool
     out_channels: int
     ffn_saved: int  # [T, F] tensors the FFN saves per token: 4 for SwiGLU (w1, w3, silu, product), 2 for GELU
-    video_text_encoders: bool
+    video_text_encoders: bool  # the paper's frozen UL2 + MetaCLIP + ByT5 come with it
 
     @property
     def replicated_params(self) -> int:
@@ -142,9 +142,12 @@ def model_shape(preset_name: str) -> ModelShape:
             f"preset {preset_name!r} has no transformer to plan (presets with one: "
             f"{sorted(n for n, p in PRESETS.items() if p.kind in (ModelKind.VIDEO, ModelKind.AUDIO))})"
         )
+    from moviegen.text.config import text_paper
+
     with torch.device("meta"):
         model = preset.build()
-    return shape_of(model, name=preset_name, video_text_encoders=preset.kind is ModelKind.VIDEO)
+    paper_text = preset.video is not None and preset.video().text == text_paper()  # UL2 + MetaCLIP + ByT5
+    return shape_of(model, name=preset_name, video_text_encoders=paper_text)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -40,6 +40,7 @@ from moviegen.tae.model import TemporalAutoencoder
 from moviegen.train.loop import Trainer, TrainResult
 from moviegen.train.recipes import T2VRecipe
 from moviegen.train.parallel_dims import ParallelConfig
+from moviegen.train.parallelize import prepare_model
 from moviegen.train.state import step_generator
 from moviegen.video.model import TextToVideo
 
@@ -252,24 +253,11 @@ def train_t2v(
     """
     cfg = recipe.train
     torch.manual_seed(cfg.seed)
-    # Every rank builds and initialises the whole model from the same seed (cheap at the sizes trained here), so a
-    # distributed run starts from the single-process run's weights; paper-scale models go through the meta device
-    # instead (docs/distributed.md).
     model = TextToVideo(video_cfg)
     model.init_weights()
     if init_state is not None:
         model.load_trainable_state_dict(expand_position_tables(init_state, cfg=video_cfg))
-    shard = (0, 1)
-    if distributed is not None or parallel is not None:
-        from moviegen.train.parallelize import parallelize
-
-        if distributed is not None:
-            model.to(distributed.device)
-            shard = (distributed.dp_rank, distributed.dims.dp)
-        model = parallelize(
-            model, dims=None if distributed is None else distributed.dims, cfg=parallel or ParallelConfig(),
-            mesh=None if distributed is None else distributed.mesh, forward_methods=("encode_text",),
-        )
+    model, shard = prepare_model(model, distributed=distributed, parallel=parallel, forward_methods=("encode_text",))
     path = OTPath(sigma_min=recipe.flow.sigma_min)
 
     train_data: Any = LatentDataset(cache_dir, split="train")
