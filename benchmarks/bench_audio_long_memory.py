@@ -49,6 +49,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from rss import CHILD_ENV, MIB, peak_bytes, reset_peak, rss_bytes
 
 from moviegen.audio.checkpoint import AudioDefaults, save_audio_checkpoint
 from moviegen.audio.codec import DACVAE
@@ -62,7 +63,6 @@ from moviegen.audio.pipeline import (
     LongMode,
 )
 from moviegen.train.audio_recipes import audio_flow
-from rss import CHILD_ENV, MIB, peak_bytes, reset_peak, rss_bytes
 
 _TARGET_RATIO = 1.3
 _MODES = ("multidiffusion", "autoregressive")

@@ -67,7 +67,8 @@ def child(args: argparse.Namespace) -> None:
     for _ in range(args.steps):
         latent = torch.randn(1, cfg.latent_channels, args.frames, 32, 32, generator=g)
         text = torch.randn(1, 64, cfg.dim, generator=g)
-        out = model(latent, t_B=torch.rand(1, generator=g), text_BSD=text, text_mask_BS=torch.ones(1, 64, dtype=torch.bool))
+        mask = torch.ones(1, 64, dtype=torch.bool)
+        out = model(latent, t_B=torch.rand(1, generator=g), text_BSD=text, text_mask_BS=mask)
         loss = (out - latent).pow(2).mean()
         optimizer.zero_grad(set_to_none=True)
         loss.backward()

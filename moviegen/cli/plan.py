@@ -3,6 +3,8 @@
 import argparse
 import json
 
+from moviegen.cli.args import positive_int
+
 DESCRIPTION = """\
 Estimate memory per GPU and time per optimizer step for training a preset on N GPUs with tensor (TP), context (CP)
 and data (FSDP) parallelism and activation checkpointing (AC), the way `moviegen train --dp/--tp/--cp/--ac` runs
@@ -61,13 +63,6 @@ def _cmd_plan(args: argparse.Namespace) -> int:
     return 0
 
 
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
-    return value
-
-
 def register(sub: argparse._SubParsersAction) -> None:
     from moviegen.train.planner import GPUS
 
@@ -79,16 +74,18 @@ def register(sub: argparse._SubParsersAction) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--preset", required=True, help="a preset with a transformer (moviegen models)")
-    parser.add_argument("--gpus", type=_positive_int, required=True, metavar="N", help="total GPUs")
-    parser.add_argument("--seq-len", type=_positive_int, required=True, metavar="L",
+    parser.add_argument("--gpus", type=positive_int, required=True, metavar="N", help="total GPUs")
+    parser.add_argument("--seq-len", type=positive_int, required=True, metavar="L",
                         help="tokens per sample (73728 = 16 s at 768 px; 8192 = 256 px video; 256 = 256 px image)")
-    parser.add_argument("--tp", type=_positive_int, metavar="T", help="tensor-parallel degree (default: searched)")
-    parser.add_argument("--cp", type=_positive_int, metavar="C", help="context-parallel degree (default: searched)")
-    parser.add_argument("--ac", choices=("none", "selective", "full"), help="activation checkpointing (default: searched)")
-    parser.add_argument("--ac-every", type=_positive_int, default=2, metavar="K", help="selective AC: one block in K")
-    parser.add_argument("--global-batch", type=_positive_int, default=1536, metavar="B", help="samples per step")
-    parser.add_argument("--micro-batch", type=_positive_int, default=1, metavar="M", help="samples per forward")
-    parser.add_argument("--text-len", type=_positive_int, default=512, metavar="S", help="text tokens (cross-attn)")
+    parser.add_argument("--tp", type=positive_int, metavar="T", help="tensor-parallel degree (default: searched)")
+    parser.add_argument("--cp", type=positive_int, metavar="C", help="context-parallel degree (default: searched)")
+    parser.add_argument(
+        "--ac", choices=("none", "selective", "full"), help="activation checkpointing (default: searched)"
+    )
+    parser.add_argument("--ac-every", type=positive_int, default=2, metavar="K", help="selective AC: one block in K")
+    parser.add_argument("--global-batch", type=positive_int, default=1536, metavar="B", help="samples per step")
+    parser.add_argument("--micro-batch", type=positive_int, default=1, metavar="M", help="samples per forward")
+    parser.add_argument("--text-len", type=positive_int, default=512, metavar="S", help="text tokens (cross-attn)")
     parser.add_argument("--gpu", choices=sorted(GPUS), default="h100-80gb", help="GPU type (default h100-80gb)")
     parser.add_argument("--efficiency", type=float, default=0.5, help="achieved fraction of bf16 peak (default 0.5)")
     parser.add_argument("--comm-efficiency", type=float, default=0.8,

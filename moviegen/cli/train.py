@@ -4,6 +4,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from moviegen.cli.args import positive_int
+
 TRAIN_DESCRIPTION = """\
 Run a training recipe (SPEC 5). Recipes are presets (`moviegen train --list`):
 
@@ -26,6 +28,12 @@ A run directory (-o) receives run.json (the resolved recipe), checkpoints/step_N
 checkpoints/latest names the newest), metrics.jsonl (one line per step) and tb/ (TensorBoard). Ctrl-C or SIGTERM
 finishes the current step and writes a checkpoint; --resume continues exactly where it stopped, with the flags
 the run was started with (run.json); only --steps may change, to extend a run.
+
+The transformer recipes (t2v-*, audio-tiny, audio-debug) also train on several processes: --dp (FSDP2), --tp
+(tensor + sequence parallel), --cp (context parallel), --ac (activation checkpointing). Outside torchrun, moviegen
+train starts torchrun on this machine with dp x tp x cp processes; on a cluster run `torchrun ... -m moviegen.train`
+(docs/distributed.md has multi-node and SLURM examples). Losses equal the single-process run's; checkpoints are
+sharded DCP checkpoints that resume on any layout and export like any other.
 """
 
 TRAIN_EPILOG = """\
@@ -42,6 +50,9 @@ examples:
   moviegen train tae-tiny --data world/ -o runs/tae --resume        continue an interrupted run
   moviegen train tae-debug --data world/ -o /tmp/run --steps 2        a smoke test
   tensorboard --logdir runs/                                         watch the curves
+  moviegen train t2v-tiny-t2iv --data world/ --tae runs/tae-full -o runs/t2iv-dp --dp 2     FSDP on 2 processes
+  torchrun --nproc_per_node=8 -m moviegen.train t2v-tiny-t2iv --data world/ --tae runs/tae-full -o runs/t8 --tp 4 --cp 2
+                                                                     TP 4 x CP 2 on 8 GPUs
 """
 
 AVERAGE_DESCRIPTION = """\
@@ -84,7 +95,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
         from moviegen.cli.torchrun import relaunch_under_torchrun
 
         argv = args.argv[args.argv.index("train") + 1 :]
-        return relaunch_under_torchrun(argv, nproc=(parallel.dp or 1) * parallel.tp * parallel.cp, module="moviegen.train")
+        nproc = (parallel.dp or 1) * parallel.tp * parallel.cp
+        return relaunch_under_torchrun(argv, nproc=nproc, module="moviegen.train")
     request = TrainRequest(
         recipe=args.recipe,
         data_dir=Path(args.data),
@@ -150,13 +162,6 @@ def _cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
-    return value
-
-
 def register(sub: argparse._SubParsersAction) -> None:
     train = sub.add_parser(
         "train",
@@ -175,24 +180,24 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--codec", metavar="CODEC_RUN_OR_FILE", help="the audio codec whose latents audio recipes train on"
     )
     train.add_argument("--latents", metavar="CACHE_DIR", help="latent cache directory (default DATA/latents/<key>)")
-    train.add_argument("--steps", type=_positive_int, metavar="N", help="override the recipe's step count")
-    train.add_argument("--batch-size", type=_positive_int, metavar="B", help="override the recipe's batch size")
+    train.add_argument("--steps", type=positive_int, metavar="N", help="override the recipe's step count")
+    train.add_argument("--batch-size", type=positive_int, metavar="B", help="override the recipe's batch size")
     train.add_argument("--lr", type=float, metavar="LR", help="override the recipe's peak learning rate")
     train.add_argument("--bf16", action="store_true", help="bfloat16 autocast for forward and loss")
     train.add_argument("--resume", action="store_true", help="continue the run in RUN_DIR from its latest checkpoint")
     train.add_argument("--seed", type=int, metavar="S", help="override the recipe's seed (init, data order, noise)")
     train.add_argument("--no-progress", action="store_true", help="no progress bars")
     par = train.add_argument_group(
-        "parallelism (SPEC 6; t2v recipes; under torchrun, or started for you on this machine)"
+        "parallelism (SPEC 6; t2v-* and audio transformer recipes; under torchrun, or started for you here)"
     )
-    par.add_argument("--dp", type=_positive_int, metavar="N", help="data-parallel (FSDP) degree; default: the rest")
-    par.add_argument("--tp", type=_positive_int, default=1, metavar="N", help="tensor (+sequence) parallel degree")
-    par.add_argument("--cp", type=_positive_int, default=1, metavar="N", help="context-parallel degree")
+    par.add_argument("--dp", type=positive_int, metavar="N", help="data-parallel (FSDP) degree; default: the rest")
+    par.add_argument("--tp", type=positive_int, default=1, metavar="N", help="tensor (+sequence) parallel degree")
+    par.add_argument("--cp", type=positive_int, default=1, metavar="N", help="context-parallel degree")
     par.add_argument(
         "--ac", choices=("none", "selective", "full"), default="none",
         help="activation checkpointing: none, selective (one block in --ac-every) or full (every block)",
     )
-    par.add_argument("--ac-every", type=_positive_int, default=2, metavar="K", help="selective AC: one block in K")
+    par.add_argument("--ac-every", type=positive_int, default=2, metavar="K", help="selective AC: one block in K")
     par.add_argument("--compile", action="store_true", help="torch.compile every transformer block")
     par.add_argument(
         "--param-dtype", choices=("float32", "bfloat16"), default="float32",

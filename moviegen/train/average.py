@@ -1,9 +1,9 @@
 """Model averaging in weight space (SPEC 5.4, as in Llama 3): the mean of several runs' weights.
 
 Each source is a ``.safetensors`` weights file, a checkpoint directory (its ``model.safetensors``, or
-``ema.safetensors`` with ``ema=True``) or a run directory (its latest checkpoint). All sources must have the same keys,
-shapes and dtypes; floating tensors are averaged in float64 and cast back, other tensors (integer buffers) must be
-equal across sources.
+``ema.safetensors`` with ``ema=True``; a distributed run's DCP checkpoint is read as full tensors) or a run directory
+(its latest checkpoint). All sources must have the same keys, shapes and dtypes; floating tensors are averaged in
+float64 and cast back, other tensors (integer buffers) must be equal across sources.
 """
 
 import os
@@ -43,6 +43,27 @@ def _load(path: Path) -> dict[str, torch.Tensor]:
         return {key: f.get_tensor(key) for key in f.keys()}  # noqa: SIM118 (safe_open is not a mapping)
 
 
+def load_weights(source: str | os.PathLike, *, ema: bool = False) -> tuple[Path, dict[str, torch.Tensor]]:
+    """``(where, weights)`` of a source: a weights file, or a single-process or distributed (DCP) checkpoint.
+
+    Raises:
+        ValueError: if the source is none of the accepted forms, or lacks EMA weights when ``ema`` is asked for.
+    """
+    from moviegen.train.checkpoint import load_checkpoint
+    from moviegen.train.distributed import is_dcp_checkpoint
+
+    path = Path(source)
+    found = latest_checkpoint(path) if (path / CHECKPOINTS).is_dir() else path
+    if found is not None and is_dcp_checkpoint(found):
+        ckpt = load_checkpoint(found)
+        state = ckpt.ema_state if ema else ckpt.model_state
+        if state is None:
+            raise ValueError(f"{str(source)!r} holds no EMA weights")
+        return found, state
+    file = resolve_weights_file(source, ema=ema)
+    return file, _load(file)
+
+
 def average_checkpoints(
     paths: Sequence[str | os.PathLike], weights: Sequence[float] | None = None, *, ema: bool = False
 ) -> dict[str, torch.Tensor]:
@@ -58,24 +79,23 @@ def average_checkpoints(
     if len(weights) != len(paths) or any(w < 0 for w in weights) or sum(weights) <= 0:
         raise ValueError(f"weights must be {len(paths)} non-negative numbers with a positive sum, got {list(weights)}")
     total = float(sum(weights))
-    files = [resolve_weights_file(p, ema=ema) for p in paths]
-    reference = _load(files[0])
+    first, reference = load_weights(paths[0], ema=ema)
     acc = {k: v.double() * (weights[0] / total) if v.is_floating_point() else v for k, v in reference.items()}
-    for file, weight in zip(files[1:], weights[1:], strict=True):
-        state = _load(file)
+    for source, weight in zip(paths[1:], weights[1:], strict=True):
+        file, state = load_weights(source, ema=ema)
         missing, unexpected = sorted(set(reference) - set(state)), sorted(set(state) - set(reference))
         if missing or unexpected:
-            key, where = (missing[0], file) if missing else (unexpected[0], files[0])
-            raise ValueError(f"{file} and {files[0]} have different keys: {key!r} is missing from {where}")
+            key, where = (missing[0], file) if missing else (unexpected[0], first)
+            raise ValueError(f"{file} and {first} have different keys: {key!r} is missing from {where}")
         for key, ref in reference.items():
             value = state[key]
             if value.shape != ref.shape or value.dtype != ref.dtype:
                 raise ValueError(
-                    f"{key!r} differs: {tuple(ref.shape)} {ref.dtype} in {files[0]} vs {tuple(value.shape)} "
+                    f"{key!r} differs: {tuple(ref.shape)} {ref.dtype} in {first} vs {tuple(value.shape)} "
                     f"{value.dtype} in {file}"
                 )
             if ref.is_floating_point():
                 acc[key] += value.double() * (weight / total)
             elif not torch.equal(value, ref):
-                raise ValueError(f"non-floating tensor {key!r} differs between {files[0]} and {file}")
+                raise ValueError(f"non-floating tensor {key!r} differs between {first} and {file}")
     return {k: v.to(reference[k].dtype) if reference[k].is_floating_point() else v for k, v in acc.items()}

@@ -135,7 +135,7 @@ class ShardedBatches:
             self.batches.load_state_dict(state)
 
 
-# -- gradients and full tensors -----------------------------------------------------------------------------------------
+# -- gradients and full tensors ----------------------------------------------------------------------------------------
 
 
 def clean_name(name: str) -> str:
@@ -201,7 +201,7 @@ def reshard(model: nn.Module) -> None:
             module.reshard()
 
 
-# -- DCP checkpoints ------------------------------------------------------------------------------------------------------
+# -- DCP checkpoints ---------------------------------------------------------------------------------------------------
 
 
 def is_dcp_checkpoint(path: str | os.PathLike) -> bool:

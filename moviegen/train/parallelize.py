@@ -212,13 +212,13 @@ class ContextParallelAttention(ScaledDotProductAttention):
 
 
 def apply_cp(dit: DiT, cp_mesh: DeviceMesh, *, tp: int = 1) -> None:
-    """Context parallelism over ``cp_mesh``: sequence split at the DiT's token shards, K/V gathered in self-attention."""
+    """Context parallelism over ``cp_mesh``: the sequence split at the DiT's token shards, K/V gathered in attention."""
     dit.token_shards = ContextParallelTokens(cp_mesh, tp=tp)
     for block in dit.layers.values():
         block.attention.sdpa = ContextParallelAttention(cp_mesh)
 
 
-# -- activation checkpointing, compile, FSDP ----------------------------------------------------------------------------
+# -- activation checkpointing, compile, FSDP ---------------------------------------------------------------------------
 
 
 def apply_ac(dit: DiT, *, mode: ACMode, every: int = 2) -> None:
@@ -248,7 +248,7 @@ def apply_fsdp(root: nn.Module, *, units: list[nn.Module], fsdp_mesh: DeviceMesh
     fully_shard(root, mesh=fsdp_mesh, mp_policy=policy)
 
 
-# -- entry points -------------------------------------------------------------------------------------------------------
+# -- entry points ------------------------------------------------------------------------------------------------------
 
 
 def find_dits(model: nn.Module) -> Iterator[DiT]:

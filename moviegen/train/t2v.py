@@ -38,9 +38,9 @@ from moviegen.flow.path import OTPath
 from moviegen.nn.embed import interpolate_table
 from moviegen.tae.model import TemporalAutoencoder
 from moviegen.train.loop import Trainer, TrainResult
-from moviegen.train.recipes import T2VRecipe
 from moviegen.train.parallel_dims import ParallelConfig
 from moviegen.train.parallelize import prepare_model
+from moviegen.train.recipes import T2VRecipe
 from moviegen.train.state import step_generator
 from moviegen.video.model import TextToVideo
 

@@ -82,7 +82,7 @@ def test_saved_on_two_ranks_loads_in_one_process(two_ranks):
     assert ckpt.ema_state is not None and set(ckpt.ema_state) == set(expected)
 
 
-# -- moviegen train under torchrun --------------------------------------------------------------------------------------
+# -- moviegen train under torchrun -------------------------------------------------------------------------------------
 
 
 def _metrics(run_dir: Path) -> dict[int, dict[str, float]]:
@@ -121,6 +121,14 @@ def test_torchrun_training_reproduces_one_process_and_resumes_on_another_layout(
     assert b.trainer_state["parallel"] == {"world_size": 4, "dp": 1, "cp": 2, "tp": 2}
     for key, value in a.model_state.items():
         torch.testing.assert_close(b.model_state[key], value, rtol=0, atol=1e-5)
+
+    # model averaging reads it too
+    assert main(["average", str(tmp_path / "single"), str(run_dir), "-o", str(tmp_path / "avg.safetensors")]) == 0
+    from safetensors.torch import load_file
+
+    averaged = load_file(str(tmp_path / "avg.safetensors"))
+    for key, value in a.model_state.items():
+        torch.testing.assert_close(averaged[key], (value + b.model_state[key]) / 2)
 
     # export it, then sample with context parallelism on 2 ranks: the same video as one process
     assert main(["export", "--t2v", str(run_dir), "--tae", str(tae_file), "-o", str(tmp_path / "export")]) == 0
@@ -173,13 +181,14 @@ def test_bad_degrees_are_named(flags, message, world, tae_file, tmp_path, monkey
     assert message in capsys.readouterr().err
 
 
-# -- GPUs: the same cases with NCCL, and bf16 compute ---------------------------------------------------------------------
+# -- GPUs: the same cases with NCCL, and bf16 compute ------------------------------------------------------------------
 
 
 @pytest.mark.gpu
 @pytest.mark.skipif(torch.cuda.device_count() < 2, reason="needs 2 CUDA devices")
 def test_nccl_ranks_match_one_process(tmp_path):
-    torchrun(2, str(WORKER), "--device", "cuda", "--out", str(tmp_path), "cp_attention", "fsdp", "tp", "cp", "fsdp_bf16")
+    cases = ("cp_attention", "fsdp", "tp", "cp", "fsdp_bf16")
+    torchrun(2, str(WORKER), "--device", "cuda", "--out", str(tmp_path), *cases)
     for case in ("fsdp", "tp", "cp"):
         report = json.loads((tmp_path / f"{case}.json").read_text())
         # GPU kernels are not bitwise deterministic across layouts (TF32 off by default for fp32 matmuls)

@@ -20,9 +20,9 @@ from moviegen.dit.config import dit_debug
 from moviegen.dit.model import DiT
 from moviegen.flow.loss import flow_matching_loss
 from moviegen.flow.path import OTPath
+from moviegen.train.distributed import DistributedContext, clip_grad_norm_, full_state_dict, save_dcp_checkpoint
 from moviegen.train.parallel_dims import ACMode, ParallelConfig, ParallelDims
 from moviegen.train.parallelize import ContextParallelAttention, parallelize
-from moviegen.train.distributed import DistributedContext, clip_grad_norm_, full_state_dict, save_dcp_checkpoint
 from moviegen.train.state import capture_rng
 
 STEPS, BATCH, TEXT_LEN = 3, 4, 5
@@ -149,12 +149,15 @@ def run_audio_case(name: str, pcfg: ParallelConfig, out_dir: Path) -> None:
         video_BLF = torch.randn(BATCH, length, cfg.video.dim, generator=g).to(DEVICE)
         text = torch.randn(BATCH, TEXT_LEN, cfg.dit.dim, generator=g).to(DEVICE)
         t = torch.rand(BATCH, generator=g).to(DEVICE)
-        out = m(x_BCL[rows], t_B=t[rows], text_BSD=text[rows], text_mask_BS=torch.ones_like(text[rows, :, 0], dtype=torch.bool),
-                context=AudioContext(latent_BCL=x_BCL[rows], known_BL=known_BL[rows]), video_BLF=video_BLF[rows])
+        mask = torch.ones_like(text[rows, :, 0], dtype=torch.bool)
+        context = AudioContext(latent_BCL=x_BCL[rows], known_BL=known_BL[rows])
+        out = m(x_BCL[rows], t_B=t[rows], text_BSD=text[rows], text_mask_BS=mask, context=context,
+                video_BLF=video_BLF[rows])
         return out.square().mean()
 
     dp_rank, per_rank = mesh["dp"].get_local_rank(), BATCH // dims.dp
-    report, _ = train_and_compare(reference, model, audio_loss, rows=slice(dp_rank * per_rank, (dp_rank + 1) * per_rank))
+    rows = slice(dp_rank * per_rank, (dp_rank + 1) * per_rank)
+    report, _ = train_and_compare(reference, model, audio_loss, rows=rows)
     if dist.get_rank() == 0:
         (out_dir / f"{name}.json").write_text(json.dumps(report))
 

@@ -20,11 +20,12 @@ from moviegen.train.parallel_dims import ACMode, ParallelConfig, ParallelDims
 from moviegen.train.parallelize import BlockInputs, dit_tp_plan, parallelize
 from moviegen.train.planner import PlanRequest, activation_elements_per_token, evaluate, model_shape, search
 
-# -- degrees -------------------------------------------------------------------------------------------------------------
+# -- degrees -----------------------------------------------------------------------------------------------------------
 
 
 def test_degrees_resolve_and_name_bad_values():
-    assert ParallelDims.resolve(ParallelConfig(tp=2, cp=2), world_size=8) == ParallelDims(dp=2, cp=2, tp=2, world_size=8)
+    expected = ParallelDims(dp=2, cp=2, tp=2, world_size=8)
+    assert ParallelDims.resolve(ParallelConfig(tp=2, cp=2), world_size=8) == expected
     assert ParallelDims.resolve(ParallelConfig(dp=1, cp=4), world_size=4).fsdp_degree == 4
     with pytest.raises(ValueError, match="does not divide the world size 6"):
         ParallelDims.resolve(ParallelConfig(tp=4), world_size=6)
@@ -62,7 +63,7 @@ def test_the_tp_plan_is_a_visible_dict_of_styles():
     assert set(plan) <= names
 
 
-# -- data ----------------------------------------------------------------------------------------------------------------
+# -- data --------------------------------------------------------------------------------------------------------------
 
 
 @dataclass
@@ -155,7 +156,7 @@ def test_clip_grad_norm_matches_torch_on_plain_tensors():
         torch.testing.assert_close(q.grad, p.grad)
 
 
-# -- the planner ---------------------------------------------------------------------------------------------------------
+# -- the planner -------------------------------------------------------------------------------------------------------
 
 
 def test_the_paper_plan_fits_with_full_checkpointing():

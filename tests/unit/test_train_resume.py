@@ -14,7 +14,10 @@ from safetensors.torch import load_file
 
 import moviegen
 from moviegen.cli import main
+from moviegen.tae.config import tae_debug
+from moviegen.tae.model import TemporalAutoencoder
 from moviegen.train.checkpoint import latest_checkpoint, load_checkpoint
+
 
 def _losses(run_dir: Path) -> dict[int, float]:
     records = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
