@@ -252,7 +252,10 @@ class Trainer:
         if self.distributed is not None:
             return self._restore_distributed(path)
         if is_dcp_checkpoint(path):
-            raise ValueError(f"{str(path)!r} was written by a distributed run; resume it with torchrun")
+            raise ValueError(
+                f"{str(path)!r} was written by a distributed run; resume it with torchrun on any number of ranks: "
+                "`torchrun --nproc_per_node=N -m moviegen.train ... --resume` (or `moviegen train ... --resume --dp 2`)"
+            )
         ckpt = load_checkpoint(path)
         load_model_state_dict(self.model, ckpt.model_state)
         if self.ema is not None:
