@@ -11,7 +11,7 @@ import importlib
 import sys
 from collections.abc import Sequence
 
-_COMMAND_MODULES = ("models", "world", "train", "generate", "audio", "eval", "plan")
+_COMMAND_MODULES = ("models", "world", "train", "generate", "audio", "eval", "plan", "curate")
 
 EPILOG = """\
 examples:
@@ -22,6 +22,7 @@ examples:
                                            synchronized sound for any video (or --prompt TEXT --seconds N -o a.wav)
   moviegen world -o world/ --num 200 --seed 0
                                            render the synthetic world (videos, sound, captions, manifest)
+  moviegen curate raw/ -o curated/         filter, clip, dedup, balance and caption a raw video folder (Ray Data)
   moviegen train tae-tiny --data world/ -o runs/tae
                                            run a training recipe (see `moviegen train --help`)
   moviegen eval tae --checkpoint runs/tae --data world/
