@@ -180,9 +180,10 @@ def error_result(relpath: str, key: str, err: BaseException | str) -> InputResul
 
 
 def near_duplicates(clips: list[dict[str, Any]], *, max_cosine: float) -> None:
-    """Mark later clips whose embedding cosine with a kept earlier clip (by id) reaches ``max_cosine``."""
+    """Mark later clips whose embedding cosine with a kept earlier clip reaches ``max_cosine`` (clips in order of
+    source path and index, so the first copy by name is the one kept)."""
     kept_ids, kept_vectors = [], []
-    for row in sorted(clips, key=lambda r: r["id"]):
+    for row in sorted(clips, key=lambda r: (r.get("path", ""), r.get("clip_index", 0), r["id"])):
         vector = np.asarray(row["embedding"], np.float32)
         if kept_vectors:
             cosines = np.stack(kept_vectors) @ vector
