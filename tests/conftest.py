@@ -64,3 +64,57 @@ def tae_file(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("tae") / "tae.safetensors"
     save_file(TemporalAutoencoder(tae_debug()).state_dict(), path)
     return path
+
+
+# -- killing a training run the hard way (resume tests) -------------------------------------------------------------
+
+
+def _descendants(pid: int) -> list[int]:
+    """Every process below ``pid`` (Linux /proc): torchrun starts its workers in sessions of their own."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    found, todo = [], [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
+
+
+def kill_tree(pid: int) -> None:
+    """SIGKILL a process and everything it started, leaves first, as a node failure would."""
+    import signal
+
+    for victim in [*reversed(_descendants(pid)), pid]:
+        try:
+            os.kill(victim, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
+def kill_after_first_checkpoint(cmd: list[str], run_dir: Path, *, env: dict[str, str], timeout: float) -> None:
+    """Start ``cmd`` (a training run writing to ``run_dir``), SIGKILL its whole process tree as soon as its first
+    checkpoint lands; fail if it exits early or writes none within ``timeout`` seconds."""
+    import subprocess
+    import time
+
+    from moviegen.train.checkpoint import latest_checkpoint
+
+    victim = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + timeout
+    try:
+        while latest_checkpoint(run_dir) is None:
+            if victim.poll() is not None:
+                pytest.fail(f"the training run exited early: {victim.stderr.read().decode()[-3000:]}")
+            if time.monotonic() > deadline:
+                pytest.fail(f"no checkpoint within {timeout:g} s")
+            time.sleep(0.02)  # polling for the file, not timing the test
+    finally:
+        kill_tree(victim.pid)
+        victim.wait()
+        victim.stderr.close()

@@ -6,19 +6,18 @@ run step by step, including a resume on a different layout of ranks (DCP reshard
 
 import json
 import os
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+from conftest import kill_after_first_checkpoint
 
 from moviegen.cli import main
 from moviegen.io.media import read_video
-from moviegen.train.checkpoint import latest_checkpoint, load_checkpoint
+from moviegen.train.checkpoint import load_checkpoint
 
 pytestmark = pytest.mark.distributed
 WORKER = Path(__file__).with_name("worker.py")
@@ -87,32 +86,6 @@ def test_saved_on_two_ranks_loads_in_one_process(two_ranks):
 # -- moviegen train under torchrun -------------------------------------------------------------------------------------
 
 
-def _descendants(pid: int) -> list[int]:
-    """Every process below ``pid`` (Linux /proc): torchrun starts its workers in sessions of their own."""
-    children: dict[int, list[int]] = {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
-    found, todo = [], [pid]
-    while todo:
-        for child in children.get(todo.pop(), []):
-            found.append(child)
-            todo.append(child)
-    return found
-
-
-def kill_tree(pid: int) -> None:
-    """SIGKILL a process and everything it started, leaves first, as a node failure would."""
-    for victim in [*reversed(_descendants(pid)), pid]:
-        try:
-            os.kill(victim, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-
-
 def _metrics(run_dir: Path) -> dict[int, dict[str, float]]:
     out: dict[int, dict[str, float]] = {}
     for line in (run_dir / "metrics.jsonl").read_text().splitlines():
@@ -137,22 +110,10 @@ def test_torchrun_training_reproduces_one_process_and_resumes_after_a_kill_on_an
     repo = str(Path(__file__).parents[2])
     os.environ["PYTHONPATH"] = os.pathsep.join([repo, os.environ.get("PYTHONPATH", "")])
     run_dir = tmp_path / "dist"
-    victim = subprocess.Popen(
-        [sys.executable, "-m", "moviegen", *_train(world, tae_file, run_dir, 1000, "--dp", "2")],
-        env={**os.environ, "OMP_NUM_THREADS": "1"}, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    kill_after_first_checkpoint(
+        [sys.executable, "-m", "moviegen", *_train(world, tae_file, run_dir, 1000, "--dp", "2")], run_dir,
+        env={**os.environ, "OMP_NUM_THREADS": "1"}, timeout=180,
     )
-    deadline = time.monotonic() + 180
-    try:
-        while latest_checkpoint(run_dir) is None:
-            if victim.poll() is not None:
-                pytest.fail(f"the distributed run exited early: {victim.stderr.read().decode()[-3000:]}")
-            if time.monotonic() > deadline:
-                pytest.fail("no checkpoint within 180 s")
-            time.sleep(0.05)  # polling for the file, not timing the test
-    finally:
-        kill_tree(victim.pid)
-        victim.wait()
-        victim.stderr.close()
     killed_at = load_checkpoint(run_dir).step
     assert load_checkpoint(run_dir).trainer_state["parallel"]["dp"] == 2 and 1 <= killed_at < 4
     assert main(_train(world, tae_file, run_dir, 4, "--tp", "2", "--cp", "2", "--resume")) == 0

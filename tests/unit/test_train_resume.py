@@ -2,21 +2,19 @@
 
 import json
 import os
-import signal
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 import torch
+from conftest import kill_after_first_checkpoint
 from safetensors.torch import load_file
 
 import moviegen
 from moviegen.cli import main
 from moviegen.tae.config import tae_debug
 from moviegen.tae.model import TemporalAutoencoder
-from moviegen.train.checkpoint import latest_checkpoint, load_checkpoint
+from moviegen.train.checkpoint import load_checkpoint
 
 
 def _losses(run_dir: Path) -> dict[int, float]:
@@ -40,22 +38,9 @@ def test_a_killed_run_resumes_exactly(world, tae_file, tmp_path):
     run_dir = tmp_path / "killed"
     repo = str(Path(moviegen.__file__).parents[1])  # the child must import this checkout
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([repo, os.environ.get("PYTHONPATH", "")])}
-    victim = subprocess.Popen(
-        [sys.executable, "-m", "moviegen", *_t2v_args(world, tae_file, run_dir, 1000)],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    kill_after_first_checkpoint(
+        [sys.executable, "-m", "moviegen", *_t2v_args(world, tae_file, run_dir, 1000)], run_dir, env=env, timeout=120
     )
-    deadline = time.monotonic() + 120
-    try:
-        while latest_checkpoint(run_dir) is None:
-            if victim.poll() is not None:
-                pytest.fail(f"the training subprocess exited early: {victim.stderr.read().decode()[-2000:]}")
-            if time.monotonic() > deadline:
-                pytest.fail("no checkpoint within 120 s")
-            time.sleep(0.02)  # polling for the file, not timing the test
-    finally:
-        victim.send_signal(signal.SIGKILL)
-        victim.wait()
-        victim.stderr.close()
     killed_at = load_checkpoint(run_dir).step
     assert 1 <= killed_at < steps
 
