@@ -15,9 +15,10 @@ Run a training recipe (SPEC 5). Recipes are presets (`moviegen train --list`):
   t2v-tiny-t2i-lowres      text-to-video stage 1/3: text-to-image warm-up at 64 px
   t2v-tiny-t2iv-lowres     stage 2/3: joint images + videos at 64 px      (--init a stage-1 run)
   t2v-tiny-t2iv            stage 3/3: joint images + videos at 128 px     (--init a stage-2 run)
-  audio-codec-tiny         Movie Gen Audio's DAC-VAE: 16 kHz -> 25 Hz latents, on 1 s crops of the data's sound
+  audio-codec-tiny         Movie Gen Audio's DAC-VAE: 16 kHz -> 25 Hz latents, on 0.48 s crops of the data's sound
+  audio-codec-tiny-mel     codec phase 2: adds the multi-scale log-mel loss (--init an audio-codec-tiny run)
   audio-tiny               the audio transformer on 2 s windows of codec latents (--codec an audio-codec-tiny run)
-  tae-debug, t2v-debug, audio-codec-debug, audio-debug     seconds-long runs for tests
+  tae-debug, t2v-debug, audio-codec-debug(-mel), audio-debug     seconds-long runs for tests
 
 Text-to-video recipes train on TAE latents: --tae names the TAE (a tae-tiny run directory, a checkpoint directory
 or a .safetensors file); the dataset is encoded once into a latent cache (DATA/latents/<key>/, or --latents DIR)
@@ -46,6 +47,7 @@ examples:
   moviegen train t2v-tiny-t2iv-lowres --data world/ --tae runs/tae-full -o runs/t2iv-low --init runs/t2i
   moviegen train t2v-tiny-t2iv        --data world/ --tae runs/tae-full -o runs/t2iv --init runs/t2iv-low
   moviegen train audio-codec-tiny --data world/ -o runs/audio-codec
+  moviegen train audio-codec-tiny-mel --data world/ -o runs/audio-codec-mel --init runs/audio-codec
   moviegen train audio-tiny       --data world/ --codec runs/audio-codec -o runs/audio
   moviegen train tae-tiny --data world/ -o runs/tae --resume        continue an interrupted run
   moviegen train tae-debug --data world/ -o /tmp/run --steps 2        a smoke test

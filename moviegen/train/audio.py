@@ -109,14 +109,18 @@ def train_codec(
     resume: bool = False,
     run_info: dict[str, Any] | None = None,
     progress: bool = True,
+    init_state: dict[str, torch.Tensor] | None = None,
 ) -> TrainResult:
-    """Run a codec recipe on the videos of ``data_dir`` (``train`` split; ``heldout`` validates)."""
+    """Run a codec recipe on the videos of ``data_dir`` (``train`` split; ``heldout`` validates); ``init_state``
+    starts from a previous phase's weights."""
     cfg = recipe.train
     cache = prepare_av_cache(
         data_dir, sample_rate=recipe.codec.sample_rate, frame_size=recipe.frame_size, progress=progress
     )
     torch.manual_seed(cfg.seed)
     codec = DACVAE(recipe.codec)
+    if init_state is not None:
+        codec.load_state_dict(init_state)
     dataset = AVDataset(cache, split="train", min_rms=recipe.min_rms)
     sampler = BucketBatchSampler(dataset.bucket_of, batch_size=cfg.batch_size, seed=cfg.seed)
     batches = AudioCropIterator(

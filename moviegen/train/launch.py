@@ -163,8 +163,8 @@ def _with_parallel_args(args: dict[str, Any], request: TrainRequest, distributed
 
 
 _PATH_FLAG_USE = {
-    "init": "staged recipes", "tae": "text-to-video recipes", "codec": "audio transformer recipes",
-    "latents": "text-to-video recipes",
+    "init": "staged recipes (later TAE, text-to-video and codec phases)", "tae": "text-to-video recipes",
+    "codec": "audio transformer recipes", "latents": "text-to-video recipes",
 }
 
 
@@ -175,14 +175,37 @@ def _refuse_flags(request: TrainRequest, recipe_name: str, *, allowed: tuple[str
             raise ValueError(f"--{name} applies to {use}, not to the recipe {recipe_name!r}")
 
 
+def _init_weights_of(request: TrainRequest, *, recipe_name: str, init_from: str | None) -> dict[str, Any] | None:
+    """The weights ``--init`` names for a phase that continues ``init_from`` (EMA when the run kept one), checked to
+    come from a run of that recipe; None on resume (the run's own checkpoint has them) or for a first phase.
+
+    Raises:
+        ValueError: ``--init`` missing for a continuing phase, given to a first phase, or from another recipe.
+    """
+    if init_from is None:
+        _refuse_flags(request, recipe_name, allowed=())
+        return None
+    _refuse_flags(request, recipe_name, allowed=("init",))
+    if request.resume:
+        return None
+    if request.init is None:
+        raise ValueError(f"recipe {recipe_name!r} continues a {init_from!r} run: pass --init RUN_DIR")
+    init = load_checkpoint(request.init)
+    init_recipe = init.trainer_state.get("run", {}).get("recipe")
+    if init_recipe != init_from:
+        raise ValueError(f"--init {str(request.init)!r} is a run of {init_recipe!r}; {recipe_name!r} continues a "
+                         f"{init_from!r} run")
+    return init.ema_state if init.ema_state is not None else init.model_state
+
+
 def _run_codec(recipe: CodecRecipe, request: TrainRequest, args: dict[str, Any]) -> TrainResult:
     from moviegen.train.audio import train_codec
 
-    _refuse_flags(request, recipe.name, allowed=())
+    init_state = _init_weights_of(request, recipe_name=recipe.name, init_from=recipe.init_from)
     _write_run_file(request.run_dir, {"recipe": recipe.name, "config": config_to_dict(recipe), "args": args})
     return train_codec(
         recipe, data_dir=request.data_dir, run_dir=request.run_dir, resume=request.resume, run_info={"args": args},
-        progress=request.progress,
+        progress=request.progress, init_state=init_state,
     )
 
 

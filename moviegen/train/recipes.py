@@ -27,7 +27,9 @@ from moviegen.tae.loss import ReconstructionLoss, TAELossConfig
 from moviegen.train.audio_recipes import (
     AudioRecipe,
     CodecRecipe,
+    audio_codec_debug_mel_recipe,
     audio_codec_debug_recipe,
+    audio_codec_tiny_mel_recipe,
     audio_codec_tiny_recipe,
     audio_debug_recipe,
     audio_tiny_recipe,
@@ -313,7 +315,9 @@ RECIPES: dict[str, Callable[[], Recipe]] = {
     "t2v-tiny-t2iv": t2v_tiny_t2iv,
     "t2v-debug": t2v_debug,
     "audio-codec-tiny": audio_codec_tiny_recipe,
+    "audio-codec-tiny-mel": audio_codec_tiny_mel_recipe,
     "audio-codec-debug": audio_codec_debug_recipe,
+    "audio-codec-debug-mel": audio_codec_debug_mel_recipe,
     "audio-tiny": audio_tiny_recipe,
     "audio-debug": audio_debug_recipe,
 }

@@ -285,3 +285,21 @@ def test_eval_audio_measures_sync_seams_and_music(runs, tmp_path, capsys):
     card = json.loads((ckpt / "model_card.json").read_text())
     assert card["metrics"]["audio"]["num_videos"] == 1
     assert "onset F1" in (out / "audio.md").read_text()
+
+
+def test_codec_phase_two_continues_a_phase_one_run(runs, tmp_path, capsys):
+    from moviegen.train.checkpoint import load_checkpoint
+
+    base = ["train", "audio-codec-debug-mel", "--data", str(runs["world"]), "--no-progress"]
+    assert main([*base, "-o", str(tmp_path / "no-init")]) == 2
+    assert "continues a 'audio-codec-debug' run: pass --init" in capsys.readouterr().err
+    assert main([*base, "-o", str(tmp_path / "wrong"), "--init", str(runs["audio"])]) == 2
+    assert "is a run of 'audio-debug'" in capsys.readouterr().err
+    assert main([*base, "-o", str(tmp_path / "mel"), "--init", str(runs["codec"]), "--steps", "1"]) == 0
+    first, second = load_checkpoint(runs["codec"]), load_checkpoint(tmp_path / "mel")
+    assert second.trainer_state["run"]["recipe"] == "audio-codec-debug-mel" and second.step == 1
+    # one step moved the weights away from phase one's, which they started from
+    moved = [k for k, v in first.model_state.items() if not torch.equal(v, second.model_state[k])]
+    assert moved and set(second.model_state) == set(first.model_state)
+    metrics = [json.loads(line) for line in (tmp_path / "mel" / "metrics.jsonl").read_text().splitlines()]
+    assert metrics[0]["mel"] > 0  # the phase-two loss has the mel term on
