@@ -19,9 +19,9 @@ import shlex
 import sys
 
 import torch
+from timing import median_time
 
 from moviegen.audio.codec import DACVAE, dac_vae_tiny
-from timing import median_time
 
 
 def main() -> None:

@@ -45,10 +45,10 @@ import sys
 from dataclasses import dataclass
 
 import torch
+from timing import median_time
 
 from moviegen.audio.model import AudioContext, AudioTransformer
 from moviegen.dit.config import DiTConfig, FFNKind
-from timing import median_time
 
 
 @dataclass(frozen=True)

@@ -19,9 +19,9 @@ import argparse
 from collections.abc import Callable
 
 import torch
+from timing import median_time
 
 from moviegen.tae import TAEConfig, TemporalAutoencoder
-from timing import median_time
 
 
 def _num_params(model: torch.nn.Module) -> int:

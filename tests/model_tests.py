@@ -50,7 +50,9 @@ class ModelTests:
 
     def test_float64_in_float64_out(self):
         model = self.make_model().double()
-        inputs = {k: v.double() if torch.is_tensor(v) and v.is_floating_point() else v for k, v in self.make_inputs().items()}
+        inputs = {
+            k: v.double() if torch.is_tensor(v) and v.is_floating_point() else v for k, v in self.make_inputs().items()
+        }
         assert self.run(model, inputs).dtype == torch.float64
 
     def test_deterministic_and_input_dependent(self):

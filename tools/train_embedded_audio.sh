@@ -9,8 +9,9 @@ mkdir -p "$R"
 source "$(dirname "$0")/stage.sh"
 
 [[ -e "$R/world/manifest.jsonl" ]] || moviegen world -o "$R/world" --num 3000 --seed 1
-stage audio-codec-tiny "$R/codec"
-stage audio-tiny       "$R/audio" --codec "$R/codec"
-moviegen export --audio "$R/audio" --codec "$R/codec" -o "$R/audio-tiny"
+stage audio-codec-tiny     "$R/codec"
+stage audio-codec-tiny-mel "$R/codec-mel" --init "$R/codec"
+stage audio-tiny           "$R/audio-sync" --codec "$R/codec-mel"
+moviegen export --audio "$R/audio-sync" --codec "$R/codec-mel" -o "$R/audio-tiny"
 moviegen eval audio --checkpoint "$R/audio-tiny" --data "$R/world" -o "$R/eval/audio" --update-card --no-progress
 echo "to ship: cp $R/audio-tiny/* moviegen/assets/audio-tiny/"

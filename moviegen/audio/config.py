@@ -82,6 +82,9 @@ class MovieGenAudioConfig:
         video: the per-frame video features.
         window_seconds: the length the model is trained and sampled at; longer audio is made of windows
             (:mod:`moviegen.audio.long`) [inferred: SPEC gives no window size; the paper trains on up to 30 s].
+        onset_head_channels: hidden width of the onset head on the video features
+            (:class:`moviegen.audio.features.OnsetHead`; 0: none). The head is an auxiliary of training (a recipe's
+            ``SyncConfig.head_weight``) [inferred: not in the paper]; sampling does not use it.
     """
 
     codec: DACVAEConfig
@@ -89,6 +92,7 @@ class MovieGenAudioConfig:
     text: TextStackConfig
     video: VideoFeatureConfig
     window_seconds: float
+    onset_head_channels: int = 0
 
     def __post_init__(self) -> None:
         c = self.codec.latent_channels
@@ -109,6 +113,8 @@ class MovieGenAudioConfig:
             )
         if self.window_frames < 2:
             raise ValueError(f"window_seconds={self.window_seconds} must span at least 2 latent frames")
+        if self.onset_head_channels < 0:
+            raise ValueError(f"onset_head_channels must be >= 0 (0: no head), got {self.onset_head_channels}")
 
     @property
     def frame_rate(self) -> float:
@@ -181,6 +187,7 @@ def audio_debug() -> MovieGenAudioConfig:
         text=text_audio_debug(),
         video=VideoFeatureConfig(kind=VideoFeatureKind.FRAMES, dim=32, frame_size=8, channels=(8, 16)),
         window_seconds=64 / codec.frame_rate,
+        onset_head_channels=8,
     )
 
 
@@ -199,6 +206,7 @@ def audio_tiny() -> MovieGenAudioConfig:
         text=text_audio_tiny(),
         video=VideoFeatureConfig(kind=VideoFeatureKind.FRAMES, dim=256, frame_size=32, channels=(32, 64, 64)),
         window_seconds=2.0,
+        onset_head_channels=64,  # trained by audio-tiny's SyncConfig (moviegen/train/audio_recipes.py)
     )
 
 

@@ -36,6 +36,7 @@ from moviegen.data.loader import BatchIterator
 from moviegen.data.manifest import ManifestEntry, read_manifest
 from moviegen.data.sampler import derive_rng
 from moviegen.data.skips import SkipLog, SkipReason
+from moviegen.eval.onsets import detect_onsets
 from moviegen.io.checkpoint_files import write_json
 from moviegen.io.media import MediaError, atomic_path, read_video
 from moviegen.world.captions import audio_caption, audio_prompts
@@ -327,6 +328,14 @@ class AudioCropIterator(BatchIterator):
         return AudioCropBatch(ids=[s.id for s in samples], audio_B1N=torch.stack(crops)[:, None])
 
 
+def onset_frames(onsets_s: np.ndarray, *, frame_rate: float, start: int, length: int) -> torch.Tensor:
+    """``[length]``: 1.0 on the latent frames ``start .. start + length - 1`` in which an onset time falls, else 0."""
+    out = torch.zeros(length)
+    index = np.floor(np.asarray(onsets_s) * frame_rate).astype(np.int64) - start
+    out[torch.from_numpy(index[(index >= 0) & (index < length)])] = 1.0
+    return out
+
+
 @dataclass(frozen=True, kw_only=True)
 class AudioWindowBatch:
     """Transformer training: latent windows with the whole clip's frames and where each window starts.
@@ -337,6 +346,9 @@ class AudioWindowBatch:
         starts: per sample, the window's first latent frame in its clip.
         fps: per sample, the frame rate.
         texts: the training text of each sample.
+        onsets_BL: 1.0 on the window's latent frames where the impact-onset detector
+            (:func:`moviegen.eval.onsets.detect_onsets`) fires on the clip's own sound, else 0 (zeros when the
+            iterator was not asked for onsets).
     """
 
     ids: list[str]
@@ -345,19 +357,33 @@ class AudioWindowBatch:
     starts: list[int]
     fps: list[float]
     texts: list[str]
+    onsets_BL: torch.Tensor
 
 
 class AudioWindowIterator(BatchIterator):
-    """Random ``window`` latent frames of each clip, with its frames and a caption or short prompt (text mode)."""
+    """Random ``window`` latent frames of each clip, with its frames and a caption or short prompt (text mode).
 
-    def __init__(self, dataset: AVDataset, sampler: Any, *, window: int, seed: int, text_mode: Any) -> None:
+    With ``frame_rate`` set, each window also carries the latent frames of the onsets in its clip's sound (detected
+    once per clip and remembered: a pure function of the audio, so resumed runs see the same labels).
+    """
+
+    def __init__(
+        self, dataset: AVDataset, sampler: Any, *, window: int, seed: int, text_mode: Any,
+        frame_rate: float | None = None,
+    ) -> None:
         super().__init__(dataset, sampler, seed=seed, text_mode=text_mode)
         if dataset.latent_dir is None:
             raise ValueError("AudioWindowIterator needs a dataset with codec latents (latent_dir=...)")
-        self.window = window
+        self.window, self.frame_rate = window, frame_rate
+        self._onsets: dict[str, np.ndarray] = {}
+
+    def _clip_onsets(self, s: AVSample) -> np.ndarray:
+        if s.id not in self._onsets:
+            self._onsets[s.id] = detect_onsets(s.audio_N, sample_rate=self.dataset.sample_rate)
+        return self._onsets[s.id]
 
     def _collate(self, samples: Sequence[AVSample], *, epoch: int) -> AudioWindowBatch:
-        latents, starts = [], []
+        latents, starts, onsets = [], [], []
         for s in samples:
             assert s.latent_CL is not None
             length = s.latent_CL.shape[1]
@@ -365,6 +391,11 @@ class AudioWindowIterator(BatchIterator):
             crop = s.latent_CL[:, start : start + self.window]
             latents.append(torch.nn.functional.pad(crop, (0, self.window - crop.shape[1])))
             starts.append(start)
+            if self.frame_rate is None:
+                onsets.append(torch.zeros(self.window))
+            else:
+                times = self._clip_onsets(s)
+                onsets.append(onset_frames(times, frame_rate=self.frame_rate, start=start, length=self.window))
         return AudioWindowBatch(
             ids=[s.id for s in samples],
             latent_BCL=torch.stack(latents),
@@ -372,4 +403,5 @@ class AudioWindowIterator(BatchIterator):
             starts=starts,
             fps=[s.fps for s in samples],
             texts=self._texts(samples, epoch=epoch),
+            onsets_BL=torch.stack(onsets),
         )

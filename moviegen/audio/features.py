@@ -19,7 +19,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from moviegen.audio.config import VideoFeatureConfig, VideoFeatureKind
-from moviegen.text.encoders import check_loading_info, check_encoder_dir
+from moviegen.text.encoders import check_encoder_dir, check_loading_info
 
 CLIP_VISION_MODEL_TYPES = ("clip_vision_model", "clip")
 # CLIP's input normalisation (OpenAI / MetaCLIP image statistics).
@@ -63,6 +63,25 @@ class FrameEncoder(nn.Module):
         for conv in self.convs:
             conv.reset_parameters()
         self.proj.reset_parameters()
+
+
+class OnsetHead(nn.Module):
+    """Video features at the audio latent rate ``[B, L, F]`` -> onset logits ``[B, L]``: a kernel-5 temporal conv,
+    SiLU, a pointwise conv. Trained to say on which latent frames a sound starts (a recipe's ``SyncConfig``), it makes
+    the frame encoder carry the timing of visual events. The kernel spans 200 ms at 25 Hz: an impact shows in the
+    frames around it (an object reaching the floor and leaving it), not in one frame."""
+
+    def __init__(self, dim: int, *, channels: int) -> None:
+        super().__init__()
+        self.conv = nn.Conv1d(dim, channels, kernel_size=5, padding=2)
+        self.out = nn.Conv1d(channels, 1, kernel_size=1)
+
+    def forward(self, video_BLF: torch.Tensor) -> torch.Tensor:
+        return self.out(F.silu(self.conv(video_BLF.transpose(1, 2))))[:, 0]
+
+    def init_weights(self) -> None:
+        self.conv.reset_parameters()
+        self.out.reset_parameters()
 
 
 class CLIPFrameEncoder(nn.Module):

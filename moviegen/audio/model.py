@@ -22,7 +22,7 @@ import torch
 from torch import nn
 
 from moviegen.audio.config import MovieGenAudioConfig
-from moviegen.audio.features import build_frame_encoder
+from moviegen.audio.features import OnsetHead, build_frame_encoder
 from moviegen.dit.config import DiTConfig
 from moviegen.dit.model import DiT
 from moviegen.nn.state import load_trainable_state_dict, trainable_state_dict
@@ -151,6 +151,9 @@ class MovieGenAudio(nn.Module):
         self.text = TextStack.from_config(cfg.text, dim=cfg.dit.dim, text_dir=text_dir)
         self.frame_encoder = build_frame_encoder(cfg.video, model_dir=model_dir)
         self.transformer = AudioTransformer(cfg.dit, video_dim=cfg.video.dim)
+        self.onset_head = (
+            OnsetHead(cfg.video.dim, channels=cfg.onset_head_channels) if cfg.onset_head_channels else None
+        )
 
     def init_weights(self) -> None:
         """Initialise the transformer and a trainable frame encoder (text projections initialise when built)."""
@@ -158,6 +161,8 @@ class MovieGenAudio(nn.Module):
         init = getattr(self.frame_encoder, "init_weights", None)
         if init is not None:
             init()
+        if self.onset_head is not None:
+            self.onset_head.init_weights()
 
     def encode_text(self, prompts: list[str]) -> TextEmbeddings:
         return self.text.encode(prompts)
@@ -165,6 +170,13 @@ class MovieGenAudio(nn.Module):
     def video_features(self, frames_BTCHW: torch.Tensor) -> torch.Tensor:
         """Per-frame features ``[B, T, F]`` of frames in [-1, 1] at ``cfg.video.frame_size``."""
         return self.frame_encoder(frames_BTCHW)
+
+    def onset_logits(self, video_BLF: torch.Tensor) -> torch.Tensor:
+        """Training auxiliary: logits ``[B, L]`` that a sound starts on each latent frame, from the video features
+        at the latent rate (needs ``cfg.onset_head_channels > 0``)."""
+        if self.onset_head is None:
+            raise ValueError("this audio model has no onset head (its config has onset_head_channels=0)")
+        return self.onset_head(video_BLF)
 
     def forward(
         self,

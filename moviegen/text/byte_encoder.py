@@ -22,6 +22,7 @@ from moviegen.nn.norms import RMSNorm
 from moviegen.text.config import BYTE_EOS_ID, BYTE_OFFSET, BYTE_PAD_ID, ByteEncoderConfig, TextPadding
 from moviegen.text.interface import EncodedText
 
+
 @dataclass(frozen=True, kw_only=True)
 class EncodedIds:
     """Byte token ids and their mask (``True`` = real token)."""

@@ -11,7 +11,10 @@ Per transformer step (:class:`AudioStep`):
    0.5, else 75-100% in one span), SPEC 8.3, with draws seeded by ``(seed, step)``;
 2. compute every clip's per-frame video features with the (trainable) frame encoder and resample them to the 25 Hz
    latent frames of its window;
-3. flow matching on the window, the loss counted on the masked (generated) frames only.
+3. flow matching on the window, the loss counted on the masked (generated) frames only;
+4. with the recipe's :class:`~moviegen.train.audio_recipes.SyncConfig` on, the frames around the onsets of the clip's
+   own sound weigh more in that loss, and the model's onset head (:class:`~moviegen.audio.features.OnsetHead`) learns
+   from the video features where those onsets are: an auxiliary loss that makes the frame encoder carry timing.
 """
 
 import warnings
@@ -20,6 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import torch
+import torch.nn.functional as F
 
 from moviegen.audio.codec import DACVAE, DACVAEConfig
 from moviegen.audio.codec_loss import AudioCodecLoss
@@ -40,7 +44,7 @@ from moviegen.configs.serialize import config_to_dict
 from moviegen.data.sampler import BucketBatchSampler
 from moviegen.flow.loss import draw_noise_and_times, flow_matching_loss
 from moviegen.flow.path import OTPath
-from moviegen.train.audio_recipes import AudioRecipe, CodecRecipe
+from moviegen.train.audio_recipes import AudioRecipe, CodecRecipe, SyncConfig
 from moviegen.train.loop import Trainer, TrainResult
 from moviegen.train.parallel_dims import ParallelConfig
 from moviegen.train.parallelize import prepare_model
@@ -168,6 +172,15 @@ def window_video_features(
     return torch.cat(feats)
 
 
+def onset_weights(onsets_BL: torch.Tensor, *, sync: SyncConfig) -> torch.Tensor:
+    """``[B, L]`` flow-loss weights: ``1 + onset_frame_weight`` from one frame before each onset to ``onset_spread``
+    frames after it, 1 elsewhere."""
+    near_BL = F.max_pool1d(
+        F.pad(onsets_BL[:, None], (sync.onset_spread, 1)), kernel_size=sync.onset_spread + 2, stride=1
+    )[:, 0]
+    return 1.0 + sync.onset_frame_weight * near_BL
+
+
 class AudioStep:
     """``loss_fn(model, batch, step)``; see the module docstring."""
 
@@ -191,24 +204,37 @@ class AudioStep:
         texts = [t if k else "" for t, k in zip(batch.texts, keep_text_B.tolist(), strict=True)]
         text = model.encode_text(texts)
         video_BLF = window_video_features(model, batch, frame_rate=cfg.frame_rate, window=length)
+        sync, metrics = self.recipe.sync, {}
+        head_loss = None
+        if sync.head_weight > 0:  # on every clip's features: the head learns from dropped-video clips too
+            head_loss = F.binary_cross_entropy_with_logits(
+                model.onset_logits(video_BLF), batch.onsets_BL.to(device),
+                pos_weight=torch.tensor(sync.head_pos_weight, device=device),
+            )
+            metrics["onset_head"] = head_loss.detach()
         video_BLF = video_BLF * keep_video_B.to(device)[:, None, None]
         context = AudioContext(latent_BCL=x1_BCL, known_BL=known_BL)
         x0, t = draw_noise_and_times(
             (b * size, *x1_BCL.shape[1:]), sampling=self.recipe.flow.timestep_sampling,
             generator=step_generator(seed, step, stream=_STREAM_FLOW), rows=rows,
         )
+        mask_BL = (~known_BL).float()
+        if sync.onset_frame_weight > 0:
+            mask_BL = mask_BL * onset_weights(batch.onsets_BL.to(device), sync=sync)
         out = flow_matching_loss(
             lambda xt, tt: model(xt, t_B=tt, text=text, context=context, video_BLF=video_BLF),
             x1_BCL,
             path=self.path,
             t=t.to(device),
             x0=x0.to(x1_BCL),
-            loss_mask=(~known_BL)[:, None, :],
+            loss_mask=mask_BL[:, None, :],
         )
-        return out.loss, {
+        loss = out.loss if head_loss is None else out.loss + sync.head_weight * head_loss
+        return loss, {
             "dropped_texts": float((~keep_text_B).sum()),
             "dropped_videos": float((~keep_video_B).sum()),
             "known_fraction": float(known_BL.float().mean()),
+            **metrics,
         }
 
 
@@ -235,6 +261,7 @@ class AudioValidation:
                     starts=[0] * len(chunk),
                     fps=[s.fps for s in chunk],
                     texts=[s.caption for s in chunk],
+                    onsets_BL=torch.zeros(len(chunk), window),  # validation measures the plain flow loss
                 )
             )
 
@@ -325,15 +352,16 @@ def train_audio(
     torch.manual_seed(cfg.seed)
     model = MovieGenAudio(audio_cfg)
     model.init_weights()
-    model, shard = prepare_model(
-        model, distributed=distributed, parallel=parallel, forward_methods=("encode_text", "video_features")
-    )
+    methods = ("encode_text", "video_features", "onset_logits")
+    model, shard = prepare_model(model, distributed=distributed, parallel=parallel, forward_methods=methods)
     path = OTPath(sigma_min=recipe.flow.sigma_min)
     train_data = AVDataset(cache_dir, split="train", latent_dir=latent_dir)
     sampler = BucketBatchSampler(train_data.bucket_of, batch_size=cfg.batch_size, seed=cfg.seed)
     batches = AudioWindowIterator(
-        train_data, sampler, window=audio_cfg.window_frames, seed=cfg.seed, text_mode=recipe.text_mode
+        train_data, sampler, window=audio_cfg.window_frames, seed=cfg.seed, text_mode=recipe.text_mode,
+        frame_rate=audio_cfg.frame_rate if recipe.sync.enabled else None,
     )
+
     val_fn = None
     if cfg.val_every:
         try:

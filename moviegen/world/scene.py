@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from moviegen.world import kinematics
-from moviegen.world.characters import HELDOUT_IDENTITIES, NUM_IDENTITIES, TRAIN_IDENTITIES, character
+from moviegen.world.characters import HELDOUT_IDENTITIES, TRAIN_IDENTITIES, character
 from moviegen.world.font import FONT_CHARACTERS
 from moviegen.world.vocab import BACKGROUNDS, OBJECT_COLOURS, Camera, Motion, Shape
 

@@ -64,7 +64,9 @@ def test_logit_normal_and_uniform_sampling():
         sample_timesteps(0)
 
 
-@pytest.mark.parametrize(("steps", "emulated", "linear"), [(50, 1000, None), (50, 250, None), (10, 100, 3), (64, 1000, 40)])
+@pytest.mark.parametrize(
+    ("steps", "emulated", "linear"), [(50, 1000, None), (50, 250, None), (10, 100, 3), (64, 1000, 40)]
+)
 def test_linear_quadratic_matches_diffusers_mochi(steps, emulated, linear):
     """Independent implementation: diffusers' Mochi pipeline returns noise levels sigma = 1 - t, without t=1."""
     from diffusers.pipelines.mochi.pipeline_mochi import linear_quadratic_schedule as mochi_schedule

@@ -9,17 +9,17 @@ import torch
 from torch import nn
 
 from moviegen.audio.codec import (
-    LOGVAR_INIT,
     DACVAE,
+    LOGVAR_INIT,
     AudioPosterior,
     DACVAEConfig,
     DACVAEOutput,
+    ResidualUnit,
     Snake,
     dac_vae_48k,
     dac_vae_debug,
     dac_vae_tiny,
     pad_to_hop,
-    ResidualUnit,
 )
 from moviegen.audio.codec_loss import AudioCodecLoss, AudioCodecLossConfig
 from moviegen.audio.spectral import (

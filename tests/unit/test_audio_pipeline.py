@@ -60,10 +60,13 @@ def test_training_writes_caches_metrics_and_a_card(runs):
     assert summary["samples"] == videos and summary["skipped"] == {}
     assert list(cache.glob("latents-*/shard-*.safetensors"))
     assert sorted(_losses(runs["audio"])) == list(range(1, 7))
+    rows = [json.loads(line) for line in (runs["audio"] / "metrics.jsonl").read_text().splitlines()]
+    assert all(r["onset_head"] > 0 for r in rows if "loss" in r)  # audio-debug trains with its SyncConfig on
     card = json.loads((runs["ckpt"] / "model_card.json").read_text())
     assert [stage["recipe"] for stage in card["recipe"]] == ["audio-debug"]
     assert card["codec_recipe"][0]["recipe"] == "audio-codec-debug"
     loaded = load_audio_checkpoint(runs["ckpt"])
+    assert loaded.model.onset_head is not None  # the head ships with the model (sampling does not use it)
     run_cfg = json.loads((runs["audio"] / "run.json").read_text())["config"]["audio"]["codec"]
     assert loaded.cfg.codec.scaling_factor == pytest.approx(run_cfg["scaling_factor"]) != 1.0
 

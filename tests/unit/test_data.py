@@ -14,10 +14,10 @@ import pytest
 import torch
 
 from moviegen.data import (
+    BatchIterator,
     Bucket,
     BucketBatchSampler,
     BucketConfig,
-    BatchIterator,
     LatentBatchIterator,
     LatentDataset,
     ManifestEntry,

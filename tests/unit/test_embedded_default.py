@@ -52,7 +52,8 @@ def test_the_shipped_sound_model_is_documented_and_makes_sound():
     shipped = load_audio_checkpoint(default_audio_checkpoint_dir())
     card = shipped.card
     assert [stage["recipe"] for stage in card["recipe"]] == ["audio-tiny"]
-    assert [stage["recipe"] for stage in card["codec_recipe"]] == ["audio-codec-tiny"]
+    assert [stage["recipe"] for stage in card["codec_recipe"]] == ["audio-codec-tiny", "audio-codec-tiny-mel"]
+    assert shipped.model.onset_head is not None and shipped.cfg.onset_head_channels > 0  # trained with SyncConfig
     assert card["data"]["seed"] == 1
     sync = card["metrics"]["audio"]["sync"]
     assert 0.0 <= sync["f1"] <= 1.0 and sync["reference"] > 0

@@ -2,7 +2,7 @@
 
 import pytest
 
-from moviegen.configs.geometry import num_frames_for, parse_size, video_geometry
+from moviegen.configs.geometry import num_frames_for, parse_size
 from moviegen.configs.presets import MovieGenVideoConfig, video_30b, video_tiny
 from moviegen.dit import dit_debug
 from moviegen.tae.config import tae_16ch

@@ -213,7 +213,6 @@ def test_average_is_the_mean_and_mismatches_are_named(tmp_path):
     a = {"w": torch.randn(3, 2), "b": torch.randn(2), "count": torch.tensor([4])}
     b = {"w": torch.randn(3, 2), "b": torch.randn(2), "count": torch.tensor([4])}
     save_file(a, tmp_path / "a.safetensors")
-    model = nn.Linear(1, 1)
     save_checkpoint(tmp_path / "run", 7, model_state=b, ema_state=None, optimizer=None, trainer_state={})
     avg = average_checkpoints([tmp_path / "a.safetensors", tmp_path / "run"])  # a file and a run directory
     torch.testing.assert_close(avg["w"], (a["w"] + b["w"]) / 2)

@@ -40,7 +40,8 @@ def test_prompt_to_loss_and_sample_through_every_component():
         s = max(text.tokens_BSD.shape[1], uncond.tokens_BSD.shape[1])
 
         def pad(x, fill):
-            return torch.nn.functional.pad(x, (0, 0, 0, s - x.shape[1]) if x.ndim == 3 else (0, s - x.shape[1]), value=fill)
+            widths = (0, 0, 0, s - x.shape[1]) if x.ndim == 3 else (0, s - x.shape[1])
+            return torch.nn.functional.pad(x, widths, value=fill)
 
         tokens = torch.cat([pad(text.tokens_BSD, 0.0), pad(uncond.tokens_BSD, 0.0)])
         mask = torch.cat([pad(text.mask_BS, False), pad(uncond.mask_BS, False)])
