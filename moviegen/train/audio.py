@@ -205,10 +205,11 @@ class AudioStep:
         text = model.encode_text(texts)
         video_BLF = window_video_features(model, batch, frame_rate=cfg.frame_rate, window=length)
         sync, metrics = self.recipe.sync, {}
+        onsets_BL = batch.onsets_BL.to(device)
         head_loss = None
         if sync.head_weight > 0:  # on every clip's features: the head learns from dropped-video clips too
             head_loss = F.binary_cross_entropy_with_logits(
-                model.onset_logits(video_BLF), batch.onsets_BL.to(device),
+                model.onset_logits(video_BLF), onsets_BL,
                 pos_weight=torch.tensor(sync.head_pos_weight, device=device),
             )
             metrics["onset_head"] = head_loss.detach()
@@ -220,7 +221,7 @@ class AudioStep:
         )
         mask_BL = (~known_BL).float()
         if sync.onset_frame_weight > 0:
-            mask_BL = mask_BL * onset_weights(batch.onsets_BL.to(device), sync=sync)
+            mask_BL = mask_BL * onset_weights(onsets_BL, sync=sync)
         out = flow_matching_loss(
             lambda xt, tt: model(xt, t_B=tt, text=text, context=context, video_BLF=video_BLF),
             x1_BCL,

@@ -206,8 +206,9 @@ def audio_tiny_recipe() -> AudioRecipe:
         audio=audio_tiny(),
         flow=audio_flow(),
         dropout=AudioDropoutConfig(),
-        # [inferred] EMA 0.995 rather than the paper's 0.999 (SPEC 8.4): over a 1500-step run, 0.999 would still give
-        # the first 500 steps 37% of the average. The condition dropouts replace the video recipe's text_dropout.
+        # [inferred] EMA 0.995 rather than the paper's 0.999 (SPEC 8.4): over a 3000-step run, 0.999 would still give
+        # the first 1000 steps 14% of the average (a 1500-step run's first 500: 37%). The condition dropouts replace
+        # the video recipe's text_dropout.
         # 3000 steps of 16 windows: about 25 passes over the 3000-sample world's ~1950 training videos. With the sync
         # signals, sync F1 rose from 0.18 at step 1500 to 0.38 at 3000 (docs/audio.md).
         train=TrainConfig(
