@@ -111,8 +111,18 @@ def _cmd_eval(args: argparse.Namespace) -> int:
         report.write_text(out / "tae.md", reconstruction_table(recon))
         metrics["tae"] = {"psnr": round(recon.psnr, 3), "ssim": round(recon.ssim, 4), "num_videos": len(recon.rows),
                           "data": str(args.data)}
+        if recon.fidelity:
+            metrics["tae"]["object_fidelity"] = {
+                version: {axis: round(value, 4) for axis, value in acc.items()}
+                for version, acc in recon.fidelity.items()
+            }
         results["tae"] = metrics["tae"] | {"rows": recon.rows}
         print(f"tae: PSNR {recon.psnr:.2f} dB, SSIM {recon.ssim:.4f} over {len(recon.rows)} held-out videos")
+        if recon.fidelity:
+            acc = recon.fidelity["reconstruction"]
+            print(f"tae: objects kept through the round trip ({int(acc['count'])} on static clips): shape "
+                  f"{acc['shape']:.0%}, motion {acc['motion']:.0%}, both {acc['joint']:.0%} (original: "
+                  f"{recon.fidelity['original']['joint']:.0%})")
 
     if "adherence" in whats or "sampler" in whats:
         from moviegen.eval.settings import SamplingSettings
@@ -143,7 +153,8 @@ def _cmd_eval(args: argparse.Namespace) -> int:
         report.write_text(out / "sampler.md", table)
         plot = plot_sampler_study(study, out / "sampler.png")
         metrics["sampler"] = {"reference_steps": reference_steps, "num_prompts": len(prompts),
-                              "rmse": {s: {str(n): v for n, v in by.items()} for s, by in study.rmse.items()}}
+                              "rmse": {s: {str(n): v for n, v in by.items()} for s, by in study.rmse.items()},
+                              "velocity_change": {t: round(v, 4) for t, v in study.velocity_change.items()}}
         results["sampler"] = metrics["sampler"] | {"rows": study.rows, "plot": plot.name}
         print(f"sampler study:\n{table}")
 
@@ -161,11 +172,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="measure a checkpoint on the synthetic world: TAE PSNR/SSIM, prompt adherence, sampler error, audio sync",
         description=(
             "Automatic metrics of a video checkpoint on the synthetic world (docs/eval.md).\n\n"
-            "  tae        TAE reconstruction PSNR/SSIM on the held-out videos of --data (encode, decode, compare)\n"
+            "  tae        TAE reconstruction PSNR/SSIM on the held-out videos of --data (encode, decode, compare),\n"
+            "             and object fidelity: do shape and motion survive the round trip (static-camera clips)\n"
             "  adherence  generate the held-out (colour, shape, motion) prompts and --num paraphrased ones with a\n"
             "             static camera, detect objects by the world's palette, score colour/shape/motion\n"
             "  sampler    final-latent RMSE of linear-quadratic and uniform grids at --study-steps against a\n"
-            "             --reference-steps uniform Euler solve from the same noise (table and log-log plot)\n"
+            "             --reference-steps uniform Euler solve from the same noise (table and log-log plot),\n"
+            "             and how fast the velocity changes along that solve, by t (where a grid needs its steps)\n"
             "  audio      an AUDIO checkpoint (default: the embedded one): impact-onset sync of sound generated for\n"
             "             --num held-out videos of --data against impacts seen in their frames (F1 within one 40 ms\n"
             "             latent frame, median offset), seam discontinuity of long audio, cheerful/sad music mode\n"

@@ -128,7 +128,8 @@ class AdherenceResult:
     rows: list[dict[str, Any]]
 
 
-def _accuracies(rows: Sequence[dict[str, Any]]) -> dict[str, float]:
+def accuracies(rows: Sequence[dict[str, Any]]) -> dict[str, float]:
+    """``count`` and the fraction of rows with ``<axis>_ok`` for each axis (NaN for no rows)."""
     out: dict[str, float] = {"count": len(rows)}
     for axis in AXES:
         out[axis] = float(np.mean([row[f"{axis}_ok"] for row in rows])) if rows else float("nan")
@@ -182,8 +183,8 @@ def evaluate_adherence(
             "motion_ok": verdict.motion,
             "joint_ok": verdict.joint,
         })
-    scores = {group: _accuracies([r for r in rows if r["group"] == group]) for group in GROUPS}
-    scores = {group: acc for group, acc in scores.items() if acc["count"]} | {"all": _accuracies(rows)}
+    scores = {group: accuracies([r for r in rows if r["group"] == group]) for group in GROUPS}
+    scores = {group: acc for group, acc in scores.items() if acc["count"]} | {"all": accuracies(rows)}
     return AdherenceResult(scores=scores, rows=rows)
 
 

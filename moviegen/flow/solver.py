@@ -12,6 +12,8 @@ import torch
 from tqdm.auto import tqdm
 
 VelocityFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+# (step index, t, x at t, the velocity the step takes) -> None; the tensors are the solver's own: do not modify them.
+StepCallback = Callable[[int, float, torch.Tensor, torch.Tensor], None]
 
 
 class ODESolver(enum.Enum):
@@ -26,6 +28,7 @@ def solve_ode(
     t_grid: torch.Tensor,
     solver: ODESolver = ODESolver.EULER,
     progress: bool = False,
+    callback: StepCallback | None = None,
 ) -> torch.Tensor:
     """Integrate dx/dt = v(x, t) from ``t_grid[0]`` to ``t_grid[-1]`` starting at ``x0``.
 
@@ -38,6 +41,8 @@ def solve_ode(
         t_grid: increasing 1-D grid of times, e.g. from :func:`moviegen.flow.timesteps.inference_schedule`.
         solver: the integration rule.
         progress: show a tqdm progress bar over steps.
+        callback: called once per step, before the update, with ``(i, t_i, x_i, v_i)`` (``v_i`` the velocity the
+            step applies: the midpoint one for the midpoint rule); for previews or trajectory diagnostics.
 
     Returns:
         The state at ``t_grid[-1]``.
@@ -50,7 +55,8 @@ def solve_ode(
     batch = x0.shape[0]
     times = t_grid.tolist()  # python floats: the grid is tiny and stays exact (float64) until used
     steps = zip(times[:-1], times[1:], strict=True)
-    for t_now, t_next in tqdm(steps, total=len(times) - 1, disable=not progress, desc=f"{solver.value} steps"):
+    bar = tqdm(steps, total=len(times) - 1, disable=not progress, desc=f"{solver.value} steps")
+    for i, (t_now, t_next) in enumerate(bar):
         h = t_next - t_now
         t_B = torch.full((batch,), t_now, dtype=x.dtype, device=x.device)
         v = velocity_fn(x, t_B)
@@ -59,5 +65,7 @@ def solve_ode(
             v = velocity_fn(x + (h / 2) * v, t_mid_B)
         elif solver is not ODESolver.EULER:
             raise ValueError(f"unknown solver {solver!r}; expected one of {[s.value for s in ODESolver]}")
+        if callback is not None:
+            callback(i, t_now, x, v)
         x = x + h * v
     return x

@@ -27,7 +27,7 @@ from einops import rearrange
 from moviegen.configs.geometry import VideoGeometry
 from moviegen.configs.presets import MovieGenVideoConfig
 from moviegen.flow.guidance import guided_velocity_fn
-from moviegen.flow.solver import ODESolver, VelocityFn, solve_ode
+from moviegen.flow.solver import ODESolver, StepCallback, VelocityFn, solve_ode
 from moviegen.flow.timesteps import Schedule, inference_schedule
 from moviegen.tae.model import TemporalAutoencoder
 from moviegen.text.interface import TextEmbeddings
@@ -192,8 +192,12 @@ class VideoPipeline:
         negative_prompt: str = "",
         solver: ODESolver = ODESolver.EULER,
         progress: bool = True,
+        step_callback: StepCallback | None = None,
     ) -> torch.Tensor:
-        """Sample the final latent ``[1, C, T', H', W']`` (at t=1) for a prompt: :meth:`generate` without decoding."""
+        """Sample the final latent ``[1, C, T', H', W']`` (at t=1) for a prompt: :meth:`generate` without decoding.
+
+        ``step_callback(i, t, x, v)`` sees every solver step (the guided velocity); the sampler study uses it to
+        measure where the velocity field bends."""
         geometry = self.check_inputs(
             prompt,
             width=width,
@@ -224,7 +228,8 @@ class VideoPipeline:
             generator.manual_seed(seed)
         x0_BCTHW = torch.randn((1, self.cfg.tae.latent_channels, *geometry.latent_grid), generator=generator)
         t_grid = inference_schedule(schedule, num_steps=steps)
-        return solve_ode(velocity_fn, x0_BCTHW.to(self.device), t_grid=t_grid, solver=solver, progress=progress)
+        return solve_ode(velocity_fn, x0_BCTHW.to(self.device), t_grid=t_grid, solver=solver, progress=progress,
+                         callback=step_callback)
 
     @torch.inference_mode()
     def decode(self, latent_BCTHW: torch.Tensor, *, num_frames: int) -> np.ndarray:

@@ -122,6 +122,26 @@ def test_euler_on_linear_field_matches_compound_growth():
     torch.testing.assert_close(out, x0 * (1 + 1 / 16) ** 16)
 
 
+def test_step_callback_sees_each_step_before_its_update_and_the_velocity_trace_is_exact():
+    from moviegen.eval.sampler_study import VelocityChangeTrace
+
+    seen = []
+    x0 = torch.ones(1, 3, dtype=torch.float64)
+    solve_ode(lambda x, t: x, x0, t_grid=uniform_schedule(4),
+              callback=lambda i, t, x, v: seen.append((i, t, x.clone())))
+    assert [(i, t) for i, t, _ in seen] == [(0, 0.0), (1, 0.25), (2, 0.5), (3, 0.75)]
+    torch.testing.assert_close(seen[2][2], x0 * 1.25**2)  # the state at t_2, not after its update
+    # v = a t^2: (v_{i+1} - v_i) / h = a (t_i + t_{i+1}) exactly, so the rms rate is rms(a) (t_i + t_{i+1})
+    a = torch.tensor([[3.0, -4.0]], dtype=torch.float64)  # rms(a) = sqrt(12.5)
+    trace = VelocityChangeTrace()
+    solve_ode(lambda x, t: a * t[:, None] ** 2, torch.zeros(1, 2, dtype=torch.float64), t_grid=uniform_schedule(10),
+              callback=trace)
+    assert trace.times == pytest.approx([i / 10 for i in range(9)])
+    assert trace.rates == pytest.approx([12.5**0.5 * (2 * i + 1) / 10 for i in range(9)])
+    binned = trace.binned((0.0, 0.5, 1.0))  # t = 0 .. 0.4 and 0.5 .. 0.8
+    assert binned == pytest.approx({"0-0.5": 12.5**0.5 * 0.5, "0.5-1": 12.5**0.5 * 1.4})
+
+
 def test_solver_rejects_decreasing_grid():
     with pytest.raises(ValueError, match="strictly increasing"):
         solve_ode(lambda x, t: x, torch.zeros(1, 1), t_grid=torch.tensor([1.0, 0.0]))

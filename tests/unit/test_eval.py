@@ -217,12 +217,60 @@ def test_sampler_study_error_falls_with_steps(tmp_path):
         errors = [study.rmse[schedule][n] for n in study.steps]
         assert all(b < a for a, b in zip(errors, errors[1:])) and errors[-1] > 0, (schedule, errors)
     assert len(study.rows) == 2 * 3
+    # the reference's 63 recorded steps (t = 0 .. 62/64) fall in every profile bin but the last
+    assert list(study.velocity_change) == ["0-0.025", "0.025-0.1", "0.1-0.25", "0.25-0.5", "0.5-0.75", "0.75-0.9",
+                                           "0.9-0.975"]
+    assert all(math.isfinite(v) and v > 0 for v in study.velocity_change.values())
     table = sampler_table(study)
-    assert "| 16 |" in table and "64-step" in table
+    assert "| 16 |" in table and "64-step" in table and "| rms dv/dt |" in table
     png = plot_sampler_study(study, tmp_path / "sampler.png")
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     with pytest.raises(ValueError, match="reference_steps"):
         run_sampler_study(_debug_pipeline(), prompts=["x"], settings=settings, steps=(2, 8), reference_steps=8)
+
+
+# --- TAE object fidelity -------------------------------------------------------------------------------------------
+
+
+class _FrameTAE(torch.nn.Module):
+    """A stand-in autoencoder over pixels: the latent is the clip itself; ``smear`` decodes every frame as the clip's
+    temporal mean (what a TAE that cannot follow motion within a latent frame does, at the extreme)."""
+
+    def __init__(self, *, smear: bool):
+        super().__init__()
+        self.smear = smear
+        self.anchor = torch.nn.Parameter(torch.zeros(()))  # reconstruct() reads the device from the parameters
+
+    def encode(self, video_BCTHW, sample=False):
+        return dataclasses.make_dataclass("Posterior", ["latent_BCTHW"])(video_BCTHW)
+
+    def decode(self, latent_BCTHW, num_frames):
+        if not self.smear:
+            return latent_BCTHW
+        return latent_BCTHW.mean(dim=2, keepdim=True).expand(-1, -1, num_frames, -1, -1)
+
+
+def test_object_fidelity_separates_a_faithful_tae_from_one_that_loses_motion(tmp_path):
+    from moviegen.eval.reconstruction import evaluate_reconstruction, reconstruction_table
+    from moviegen.world import WorldConfig, write_world
+
+    # seed 0: 4 of the 8 clips are static (a circle moving down, a spinning square, two growing triangles)
+    write_world(tmp_path, num=8, seed=0, progress=False,
+                config=WorldConfig(buckets=((64, 64),), bucket_weights=(1.0,), durations=(1,), image_fraction=0.0,
+                                   heldout_fraction=1.0, edit_fraction=0.0))
+    faithful = evaluate_reconstruction(_FrameTAE(smear=False), tmp_path, progress=False)
+    smeared = evaluate_reconstruction(_FrameTAE(smear=True), tmp_path, progress=False)
+    analysed = [row for row in faithful.rows if "objects" in row]
+    assert len(analysed) == 4 and len(faithful.rows) == 8
+    assert faithful.fidelity["original"]["count"] == 4
+    assert faithful.fidelity["original"] == faithful.fidelity["reconstruction"]
+    assert faithful.fidelity["reconstruction"]["joint"] == 1.0
+    # the smear keeps every colour but no motion (moves, spins and grows all need the frames to differ)
+    assert smeared.fidelity["original"]["joint"] == 1.0
+    assert smeared.fidelity["reconstruction"]["colour"] == 1.0
+    assert smeared.fidelity["reconstruction"]["motion"] == 0.0 and smeared.fidelity["reconstruction"]["joint"] == 0.0
+    assert smeared.psnr < faithful.psnr
+    assert "| reconstruction | 4 | 1.000 |" in reconstruction_table(smeared)
 
 
 # --- CLI ----------------------------------------------------------------------------------------------------------
