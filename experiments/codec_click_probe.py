@@ -9,6 +9,9 @@ loss weights (e.g. the log-mel term that collapsed when training from scratch) a
     python experiments/codec_click_probe.py --codec /work/runs/audio/codec --data /work/runs/audio/world
     python experiments/codec_click_probe.py --codec RUN --data WORLD --finetune-steps 300 --mel-weight 1 \
         --out /tmp/codec-ft
+    # short windows (4 and 8 ms) added to the mel term, for the clicks:
+    python experiments/codec_click_probe.py --codec RUN --data WORLD --finetune-steps 1000 --lr 5e-4 \
+        --mel-weight 1 --mel-windows 64 128 256 512 1024 2048 --mel-bands 8 16 32 64 128 128 --out /tmp/codec-short
 """
 
 import argparse
@@ -54,6 +57,8 @@ def main() -> None:
     parser.add_argument("--mel-floor", type=float, default=1e-5)
     parser.add_argument("--stft-weight", type=float, default=0.0)
     parser.add_argument("--waveform-weight", type=float, default=1.0)
+    parser.add_argument("--mel-windows", type=int, nargs="+", help="mel window sizes at 16 kHz (default: the recipe's)")
+    parser.add_argument("--mel-bands", type=int, nargs="+", help="mel bands per window (as many as --mel-windows)")
     parser.add_argument("--lr", type=float, default=2e-4)
     parser.add_argument("--out", type=Path, help="write the fine-tuned weights and the results here")
     args = parser.parse_args()
@@ -78,6 +83,8 @@ def main() -> None:
     if args.finetune_steps:
         loss_cfg = replace(recipe.loss, mel_weight=args.mel_weight, mel_floor=args.mel_floor,
                            stft_weight=args.stft_weight, waveform_weight=args.waveform_weight)
+        if args.mel_windows:
+            loss_cfg = replace(loss_cfg, mel_n_ffts_16k=tuple(args.mel_windows), mel_n_mels=tuple(args.mel_bands))
         cache = prepare_av_cache(args.data, sample_rate=recipe.codec.sample_rate, frame_size=recipe.frame_size,
                                  progress=False)
         dataset = AVDataset(cache, split="train", min_rms=recipe.min_rms)

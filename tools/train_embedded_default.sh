@@ -16,7 +16,9 @@ stage tae-tiny-full        "$R/tae-full" --init "$R/tae"
 stage t2v-tiny-t2i-lowres  "$R/t2i"      --tae "$R/tae-full"
 stage t2v-tiny-t2iv-lowres "$R/t2iv-low" --tae "$R/tae-full" --init "$R/t2i"
 stage t2v-tiny-t2iv        "$R/t2iv"     --tae "$R/tae-full" --init "$R/t2iv-low"
-moviegen export --t2v "$R/t2iv" --tae "$R/tae-full" -o "$R/video-tiny"
+# The decoder-only clip phase keeps tae-full's encoder, so the latents above (and the transformer) stay valid.
+stage tae-tiny-clip        "$R/tae-clip" --init "$R/tae-full"
+moviegen export --t2v "$R/t2iv" --tae "$R/tae-clip" -o "$R/video-tiny"
 # Each eval writes its own folder and merges its metrics into the card. The sampler study takes one prompt (its
 # 1000-step reference plus 870 study steps, guided): about 2 minutes on 2 idle cores.
 moviegen eval tae       --checkpoint "$R/video-tiny" --data "$R/world" -o "$R/eval/tae" --update-card --no-progress

@@ -37,6 +37,8 @@ def _check_args(args: argparse.Namespace) -> None:
         )
     if args.seed < 0:
         raise ValueError(f"--seed must be >= 0, got {args.seed}")
+    if args.guidance_scale is not None and not args.guidance_scale >= 1:
+        raise ValueError(f"--guidance-scale must be >= 1 (1 = no guidance), got {args.guidance_scale}")
     if args.what in ("tae", "audio") and args.data is None:
         raise ValueError(
             f"`moviegen eval {args.what}` needs --data WORLD_DIR (held-out videos; make one with `moviegen world`)"
@@ -128,7 +130,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
         from moviegen.eval.settings import SamplingSettings
 
         pipeline = VideoPipeline(loaded.tae, loaded.model, loaded.cfg, defaults=loaded.defaults, card=loaded.card)
-        settings = SamplingSettings.from_defaults(loaded.defaults, steps=args.steps)
+        settings = SamplingSettings.from_defaults(loaded.defaults, steps=args.steps, guidance_scale=args.guidance_scale)
     if "adherence" in whats:
         from moviegen.eval.adherence import adherence_cases, adherence_table, evaluate_adherence
 
@@ -137,7 +139,8 @@ def _cmd_eval(args: argparse.Namespace) -> int:
         adherence = evaluate_adherence(pipeline, cases, settings=settings, seed=args.seed, progress=progress)
         table = adherence_table(adherence)
         report.write_text(out / "adherence.md", table)
-        metrics["adherence"] = {"scores": adherence.scores, "steps": settings.steps, "seed": args.seed}
+        metrics["adherence"] = {"scores": adherence.scores, "steps": settings.steps, "seed": args.seed,
+                                "guidance_scale": settings.guidance_scale}
         results["adherence"] = metrics["adherence"] | {"rows": adherence.rows}
         print(f"adherence ({settings.steps} steps, seed {args.seed}):\n{table}")
 
@@ -153,6 +156,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
         report.write_text(out / "sampler.md", table)
         plot = plot_sampler_study(study, out / "sampler.png")
         metrics["sampler"] = {"reference_steps": reference_steps, "num_prompts": len(prompts),
+                              "guidance_scale": settings.guidance_scale,
                               "rmse": {s: {str(n): v for n, v in by.items()} for s, by in study.rmse.items()},
                               "velocity_change": {t: round(v, 4) for t, v in study.velocity_change.items()}}
         results["sampler"] = metrics["sampler"] | {"rows": study.rows, "plot": plot.name}
@@ -214,6 +218,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     parser.add_argument(
         "--steps", type=int, help="adherence and audio: sampler steps (default: the checkpoint's: 50 video, 64 audio)"
+    )
+    parser.add_argument(
+        "--guidance-scale", type=float, metavar="W",
+        help="adherence and sampler: classifier-free guidance scale, >= 1 (default: the checkpoint's, 7.5)",
     )
     parser.add_argument("--study-steps", default=DEFAULT_STUDY_STEPS, metavar="N,N,...",
                         help=f"sampler study: step counts to compare (default {DEFAULT_STUDY_STEPS})")

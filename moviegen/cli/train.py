@@ -9,9 +9,10 @@ from moviegen.cli.args import positive_int
 TRAIN_DESCRIPTION = """\
 Run a training recipe (SPEC 5). Recipes are presets (`moviegen train --list`):
 
-  tae-tiny-image           TAE of the embedded default, phase 1/3: an image autoencoder on single frames
-  tae-tiny                 phase 2/3: 16x48x48 clip crops                  (--init a tae-tiny-image run)
-  tae-tiny-full            phase 3/3: 8x96x96 crops, close to full frames  (--init a tae-tiny run)
+  tae-tiny-image           TAE of the embedded default, phase 1/4: an image autoencoder on single frames
+  tae-tiny                 phase 2/4: 16x48x48 clip crops                  (--init a tae-tiny-image run)
+  tae-tiny-full            phase 3/4: 8x96x96 crops, close to full frames  (--init a tae-tiny run)
+  tae-tiny-clip            phase 4/4: whole 2 s clips, 32x64x64 crops      (--init a tae-tiny-full run)
   t2v-tiny-t2i-lowres      text-to-video stage 1/3: text-to-image warm-up at 64 px
   t2v-tiny-t2iv-lowres     stage 2/3: joint images + videos at 64 px      (--init a stage-1 run)
   t2v-tiny-t2iv            stage 3/3: joint images + videos at 128 px     (--init a stage-2 run)
@@ -28,7 +29,8 @@ DATA/audio-cache/; the transformer recipe also caches the --codec's latents ther
 A run directory (-o) receives run.json (the resolved recipe), checkpoints/step_NNNNNNNN/ (safetensors + JSON;
 checkpoints/latest names the newest), metrics.jsonl (one line per step) and tb/ (TensorBoard). Ctrl-C or SIGTERM
 finishes the current step and writes a checkpoint; --resume continues exactly where it stopped, with the flags
-the run was started with (run.json); only --steps may change, to extend a run.
+the run was started with (run.json); only --steps may change, to extend a run. To change another flag, start a
+new run with --init naming this one (a fine-tune: a run of the recipe itself is a valid --init).
 
 The transformer recipes (t2v-*, audio-tiny, audio-debug) also train on several processes: --dp (FSDP2), --tp
 (tensor + sequence parallel), --cp (context parallel), --ac (activation checkpointing). Outside torchrun, moviegen
@@ -113,6 +115,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
         bf16=args.bf16,
         resume=args.resume,
         seed=args.seed,
+        uniform_t=args.uniform_t,
         progress=not args.no_progress,
         parallel=parallel,
     )
@@ -188,6 +191,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     train.add_argument("--bf16", action="store_true", help="bfloat16 autocast for forward and loss")
     train.add_argument("--resume", action="store_true", help="continue the run in RUN_DIR from its latest checkpoint")
     train.add_argument("--seed", type=int, metavar="S", help="override the recipe's seed (init, data order, noise)")
+    train.add_argument(
+        "--uniform-t", type=float, metavar="P",
+        help="flow-matching recipes: draw this fraction of the training times uniformly instead of logit-normal, so "
+        "the ends of the path near noise and near data train too (default 0, as the paper)",
+    )
     train.add_argument("--no-progress", action="store_true", help="no progress bars")
     par = train.add_argument_group(
         "parallelism (SPEC 6; t2v-* and audio transformer recipes; under torchrun, or started for you here)"

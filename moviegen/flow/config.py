@@ -16,6 +16,8 @@ class FlowConfig:
     timestep_sampling: TimestepSampling = TimestepSampling.LOGIT_NORMAL
     logit_mean: float = 0.0
     logit_std: float = 1.0
+    # [inferred] 0 in the paper: the fraction of training times drawn uniformly instead (tails, see timesteps.py).
+    uniform_fraction: float = 0.0
     schedule: Schedule = Schedule.LINEAR_QUADRATIC
     num_steps: int = 50
     emulated_linear_steps: int = DEFAULT_EMULATED_LINEAR_STEPS
@@ -27,6 +29,8 @@ class FlowConfig:
             raise ValueError(f"sigma_min must be in [0, 1), got {self.sigma_min}")
         if self.logit_std <= 0:
             raise ValueError(f"logit_std must be > 0, got {self.logit_std}")
+        if not 0.0 <= self.uniform_fraction <= 1.0:
+            raise ValueError(f"uniform_fraction must be in [0, 1], got {self.uniform_fraction}")
         if self.num_steps < 1:
             raise ValueError(f"num_steps must be >= 1, got {self.num_steps}")
         if self.guidance_scale < 0:

@@ -4,6 +4,7 @@ from dataclasses import dataclass
 
 import torch
 
+from moviegen.flow.config import FlowConfig
 from moviegen.flow.path import OTPath
 from moviegen.flow.solver import VelocityFn
 from moviegen.flow.timesteps import TimestepSampling, sample_timesteps
@@ -21,17 +22,21 @@ class FlowLossOutput:
 def draw_noise_and_times(
     shape: tuple[int, ...],
     *,
-    sampling: TimestepSampling,
+    flow: FlowConfig,
     generator: torch.Generator,
     rows: slice = slice(None),
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Noise ``x0`` of ``shape`` and times ``t`` ``[shape[0]]``, drawn on the CPU in :func:`flow_matching_loss`'s order.
+    """Noise ``x0`` of ``shape`` and times ``t`` ``[shape[0]]`` from ``flow``'s training-time distribution, drawn on the
+    CPU in :func:`flow_matching_loss`'s order.
 
     ``rows`` keeps part of the batch: a data-parallel rank draws for the *global* batch and keeps its slice, so a run
     on any number of ranks trains on the draws of a single-process run.
     """
     x0 = torch.randn(shape, generator=generator)
-    t = sample_timesteps(shape[0], sampling=sampling, generator=generator, device="cpu")
+    t = sample_timesteps(
+        shape[0], sampling=flow.timestep_sampling, mean=flow.logit_mean, std=flow.logit_std,
+        uniform_fraction=flow.uniform_fraction, generator=generator, device="cpu",
+    )
     return x0[rows], t[rows]
 
 

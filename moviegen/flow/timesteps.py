@@ -1,6 +1,8 @@
 """Flow times: training-time sampling and inference grids (SPEC 3.1 and 3.3). Convention: t=0 noise, t=1 data.
 
-* Training: logit-normal t = sigmoid(n), n ~ N(mean, std), mean 0 and std 1 in the paper (as SD3).
+* Training: logit-normal t = sigmoid(n), n ~ N(mean, std), mean 0 and std 1 in the paper (as SD3). Optionally a
+  fraction of the draws is replaced by uniform t [inferred, not in the paper; 0 by default]: logit-normal(0, 1) puts
+  about 0.16% of its mass above t = 0.95, the last stretch an inference grid walks (see ``uniform_fraction``).
 * Inference: a grid 0 = t_0 < t_1 < ... < t_S = 1 walked by the ODE solver. The paper's *linear-quadratic* grid
   takes the first L steps of an N-step uniform schedule (the "emulated" linear schedule) and covers the rest of the
   path with S - L quadratically spaced steps. The construction follows the open implementation in Genmo Mochi /
@@ -39,17 +41,29 @@ def sample_timesteps(
     sampling: TimestepSampling = TimestepSampling.LOGIT_NORMAL,
     mean: float = 0.0,
     std: float = 1.0,
+    uniform_fraction: float = 0.0,
     generator: torch.Generator | None = None,
     device: torch.device | str | None = None,
 ) -> torch.Tensor:
-    """Draw ``[batch_size]`` training times in (0, 1)."""
+    """Draw ``[batch_size]`` training times in (0, 1).
+
+    ``uniform_fraction`` (logit-normal only): each time is drawn uniformly instead with this probability, so the tails
+    near t = 0 and t = 1 are trained too. At 0 no extra random numbers are drawn (runs stay bit-identical).
+    """
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    if not 0.0 <= uniform_fraction <= 1.0:
+        raise ValueError(f"uniform_fraction must be in [0, 1], got {uniform_fraction}")
     if sampling is TimestepSampling.LOGIT_NORMAL:
         if std <= 0:
             raise ValueError(f"logit-normal std must be > 0, got {std}")
         n = torch.randn(batch_size, generator=generator, device=device)
-        return torch.sigmoid(mean + std * n)
+        t = torch.sigmoid(mean + std * n)
+        if uniform_fraction > 0:
+            u = torch.rand(batch_size, generator=generator, device=device)
+            pick = torch.rand(batch_size, generator=generator, device=device) < uniform_fraction
+            t = torch.where(pick, u, t)
+        return t
     if sampling is TimestepSampling.UNIFORM:
         return torch.rand(batch_size, generator=generator, device=device)
     raise ValueError(f"unknown timestep sampling {sampling!r}; expected one of {[s.value for s in TimestepSampling]}")

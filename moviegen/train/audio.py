@@ -216,7 +216,7 @@ class AudioStep:
         video_BLF = video_BLF * keep_video_B.to(device)[:, None, None]
         context = AudioContext(latent_BCL=x1_BCL, known_BL=known_BL)
         x0, t = draw_noise_and_times(
-            (b * size, *x1_BCL.shape[1:]), sampling=self.recipe.flow.timestep_sampling,
+            (b * size, *x1_BCL.shape[1:]), flow=self.recipe.flow,
             generator=step_generator(seed, step, stream=_STREAM_FLOW), rows=rows,
         )
         mask_BL = (~known_BL).float()

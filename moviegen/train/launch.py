@@ -40,6 +40,7 @@ class TrainRequest:
     bf16: bool = False
     resume: bool = False
     seed: int | None = None
+    uniform_t: float | None = None
     progress: bool = True
     parallel: ParallelConfig = ParallelConfig()
 
@@ -76,7 +77,7 @@ def check_run_dir(run_dir: Path, *, recipe: str, resume: bool) -> None:
 
 
 # Flags a resumed run takes from its run.json when they are left out. --steps may change (to extend a run).
-RESUMED_FLAGS = ("tae", "codec", "latents", "batch_size", "lr", "bf16", "seed", "steps")
+RESUMED_FLAGS = ("tae", "codec", "latents", "batch_size", "lr", "bf16", "seed", "uniform_t", "steps")
 
 
 def with_stored_flags(request: TrainRequest) -> TrainRequest:
@@ -92,17 +93,33 @@ def with_stored_flags(request: TrainRequest) -> TrainRequest:
     changes: dict[str, Any] = {}
     for name in RESUMED_FLAGS:
         given, before = getattr(request, name), stored_args.get(name)
+        flag = "--" + name.replace("_", "-")
         if before in (None, False):
+            if given not in (None, False) and name != "steps":
+                raise ValueError(
+                    f"--resume: the run started without {flag} (in {request.run_dir / RUN_FILE}), so it resumes "
+                    f"without it; to train on with {flag} {given!r}, start a new run from this one (--init "
+                    f"{str(request.run_dir)!r})"
+                )
             continue
         if given in (None, False):
             changes[name] = Path(before) if name in ("tae", "codec", "latents") else before
         elif name != "steps" and (str(given) if isinstance(given, Path) else given) != before:
-            flag = "--" + name.replace("_", "-")
             raise ValueError(
                 f"--resume: {flag} {given!r} differs from the run's {before!r} (in {request.run_dir / RUN_FILE}); "
                 f"leave {flag} out to keep it, or start a new run"
             )
     return replace(request, **changes)
+
+
+def _check_init_recipe(request: TrainRequest, init_recipe: str | None, *, recipe_name: str, init_from: str) -> None:
+    """``--init`` takes a run of the phase this recipe continues, or a run of this recipe itself (a fine-tune: new
+    optimizer, schedule and flags from the run's weights)."""
+    if init_recipe not in (init_from, recipe_name):
+        raise ValueError(
+            f"--init {str(request.init)!r} is a run of {init_recipe!r}; {recipe_name!r} continues a {init_from!r} run "
+            f"(or fine-tunes a {recipe_name!r} one)"
+        )
 
 
 def run_training(request: TrainRequest) -> TrainResult:
@@ -114,7 +131,7 @@ def run_training(request: TrainRequest) -> TrainResult:
     request = with_stored_flags(request)
     recipe = with_overrides(
         get_recipe(request.recipe), steps=request.steps, batch_size=request.batch_size, lr=request.lr,
-        bf16=request.bf16 or None, seed=request.seed,
+        bf16=request.bf16 or None, seed=request.seed, uniform_t=request.uniform_t,
     )
     if not request.data_dir.is_dir():
         raise ValueError(
@@ -191,10 +208,8 @@ def _init_weights_of(request: TrainRequest, *, recipe_name: str, init_from: str 
     if request.init is None:
         raise ValueError(f"recipe {recipe_name!r} continues a {init_from!r} run: pass --init RUN_DIR")
     init = load_checkpoint(request.init)
-    init_recipe = init.trainer_state.get("run", {}).get("recipe")
-    if init_recipe != init_from:
-        raise ValueError(f"--init {str(request.init)!r} is a run of {init_recipe!r}; {recipe_name!r} continues a "
-                         f"{init_from!r} run")
+    _check_init_recipe(request, init.trainer_state.get("run", {}).get("recipe"), recipe_name=recipe_name,
+                       init_from=init_from)
     return init.ema_state if init.ema_state is not None else init.model_state
 
 
@@ -312,12 +327,9 @@ def _run_t2v(recipe: T2VRecipe, request: TrainRequest, args: dict[str, Any]) -> 
         norm = _stored_latent_norm(stored["config"], f"{request.run_dir / RUN_FILE}")
     elif request.init is not None:
         init = load_checkpoint(request.init)
-        init_recipe = init.trainer_state.get("run", {}).get("recipe")
-        if stage.init_from is not None and init_recipe != stage.init_from:
-            raise ValueError(
-                f"--init {str(request.init)!r} is a run of {init_recipe!r}; stage {recipe.name!r} initialises from a "
-                f"{stage.init_from!r} run"
-            )
+        if stage.init_from is not None:
+            _check_init_recipe(request, init.trainer_state.get("run", {}).get("recipe"), recipe_name=recipe.name,
+                               init_from=stage.init_from)
         init_state = init.ema_state if init.ema_state is not None else init.model_state
         norm = _stored_latent_norm(init.trainer_state["run"]["config"], f"--init {str(request.init)!r}")
     elif stage.init_from is not None:

@@ -68,6 +68,8 @@ class TAERecipe:
         buckets: how the world's files are loaded before cropping (native sizes, the central ``frame_counts``).
         train: loop settings.
         optim: optimizer settings.
+        decoder_only: train the decoder (and ``post_quant_conv``) only; the encoder stays frozen, so the latent space,
+            and every latent cache and transformer trained on it, stays valid [inferred].
     """
 
     name: str
@@ -78,6 +80,7 @@ class TAERecipe:
     buckets: BucketConfig
     train: TrainConfig
     optim: OptimConfig
+    decoder_only: bool = False
 
     def __post_init__(self) -> None:
         s, t = self.tae.spatial_compression, self.tae.temporal_compression
@@ -150,7 +153,7 @@ Recipe = TAERecipe | T2VRecipe | CodecRecipe | AudioRecipe
 
 
 def tae_tiny_image_recipe() -> TAERecipe:
-    """Phase 1 of 3 of the embedded default's TAE: ``tae_tiny`` as an image autoencoder, on single 96x96 frames.
+    """Phase 1 of 4 of the embedded default's TAE: ``tae_tiny`` as an image autoencoder, on single 96x96 frames.
 
     [inferred] SPEC 1 inflates the TAE from a pretrained image autoencoder; no such model ships offline, so this
     phase trains one with the TAE's own spatial layers (a 1-frame input skips the temporal strides). A frame costs
@@ -160,7 +163,7 @@ def tae_tiny_image_recipe() -> TAERecipe:
     """
     return TAERecipe(
         name="tae-tiny-image",
-        description="TAE phase 1/3: tae_tiny as an image autoencoder on single 96x96 frames of the world",
+        description="TAE phase 1/4: tae_tiny as an image autoencoder on single 96x96 frames of the world",
         tae=tae_tiny(),
         # [inferred] L2 and no perceptual term: under L1 the many small texture errors outweighed the few large
         # errors on objects (about 5% of pixels) and small objects vanished; the perceptual net is a random VGG-style
@@ -179,13 +182,13 @@ def tae_tiny_image_recipe() -> TAERecipe:
 
 
 def tae_tiny_recipe() -> TAERecipe:
-    """Phase 2 of 3: a ``tae-tiny-image`` run (``--init``) learns time on 16x48x48 clip crops (2 latent frames of 6x6;
+    """Phase 2 of 4: a ``tae-tiny-image`` run (``--init``) learns time on 16x48x48 clip crops (2 latent frames of 6x6;
     see docs/training.md for why the crop is this small on a 2-core CPU)."""
     first = tae_tiny_image_recipe()
     return replace(
         first,
         name="tae-tiny",
-        description="TAE phase 2/3: init a tae-tiny-image run (--init), 16-frame 48x48 clip crops",
+        description="TAE phase 2/4: init a tae-tiny-image run (--init), 16-frame 48x48 clip crops",
         crop=CropConfig(frames=16, height=48, width=48),
         train=TrainConfig(steps=800, batch_size=2, checkpoint_every=100, val_every=200, val_batches=4),
         optim=OptimConfig(lr=3e-4, warmup_steps=20),
@@ -193,7 +196,7 @@ def tae_tiny_recipe() -> TAERecipe:
 
 
 def tae_tiny_full_recipe() -> TAERecipe:
-    """Phase 3 of 3: fine-tune a ``tae-tiny`` run (``--init``) on 8x96x96 crops, close to full frames.
+    """Phase 3 of 4: fine-tune a ``tae-tiny`` run (``--init``) on 8x96x96 crops, close to full frames.
 
     [inferred] Small crops train fast but leave the mid-block spatial attention and the norms tuned to 6x6 latents;
     the full-frame reconstruction (16x16 latents at 128 px) lost colours until this phase showed the model frames at
@@ -203,11 +206,33 @@ def tae_tiny_full_recipe() -> TAERecipe:
     return replace(
         second,
         name="tae-tiny-full",
-        description="TAE phase 3/3: fine-tune a tae-tiny run (--init) on 8-frame 96x96 crops, close to full frames",
+        description="TAE phase 3/4: fine-tune a tae-tiny run (--init) on 8-frame 96x96 crops, close to full frames",
         crop=CropConfig(frames=8, height=96, width=96),
         train=TrainConfig(steps=1000, batch_size=2, checkpoint_every=100, val_every=250, val_batches=4),
         # [inferred] Cosine to 1e-5: the last phase of the TAE, so the end of the run settles instead of hopping.
         optim=OptimConfig(lr=3e-4, warmup_steps=20, schedule=LRSchedule.COSINE, min_lr=1e-5),
+    )
+
+
+def tae_tiny_clip_recipe() -> TAERecipe:
+    """Phase 4 of 4: fine-tune a ``tae-tiny-full`` run (``--init``) on whole 2 s clips: 32x64x64 crops, 4 latent frames.
+
+    [inferred, measured in docs/tae.md] With nearest-neighbour temporal upsampling and replicate-padded temporal
+    convolutions (SPEC 1.1), a clip of one latent frame decodes to 8 identical frames: every decoder layer sees the
+    same input at every frame. The 8-frame crops of phase 3 therefore train the decoder to output each group's mean,
+    which is the smearing of moving objects the object-fidelity eval found. Only neighbouring latent frames tell the
+    decoder where inside its group a frame sits, so this phase shows it the 4 latent frames that a generated 2 s
+    clip has, at a smaller spatial crop to keep the step affordable.
+    """
+    third = tae_tiny_full_recipe()
+    return replace(
+        third,
+        name="tae-tiny-clip",
+        description="TAE phase 4/4: fine-tune a tae-tiny-full run (--init) on whole 2 s clips, 32x64x64 crops",
+        crop=CropConfig(frames=32, height=64, width=64),
+        train=replace(third.train, steps=1500),
+        optim=replace(third.optim, lr=1e-4),  # a third of phase 3's peak: the decoder starts trained
+        decoder_only=True,
     )
 
 
@@ -315,6 +340,7 @@ RECIPES: dict[str, Callable[[], Recipe]] = {
     "tae-tiny-image": tae_tiny_image_recipe,
     "tae-tiny": tae_tiny_recipe,
     "tae-tiny-full": tae_tiny_full_recipe,
+    "tae-tiny-clip": tae_tiny_clip_recipe,
     "tae-debug": tae_debug_recipe,
     "t2v-tiny-t2i-lowres": t2v_tiny_t2i_lowres,
     "t2v-tiny-t2iv-lowres": t2v_tiny_t2iv_lowres,
@@ -342,11 +368,23 @@ def get_recipe(name: str) -> Recipe:
 
 def with_overrides(
     recipe: Recipe, *, steps: int | None = None, batch_size: int | None = None, lr: float | None = None,
-    bf16: bool | None = None, seed: int | None = None,
+    bf16: bool | None = None, seed: int | None = None, uniform_t: float | None = None,
 ) -> Recipe:
-    """The recipe with CLI overrides applied (None leaves a value as the recipe sets it)."""
+    """The recipe with CLI overrides applied (None leaves a value as the recipe sets it).
+
+    Raises:
+        ValueError: ``uniform_t`` for a recipe without flow matching (the autoencoders).
+    """
     train = recipe.train
     updates = {"steps": steps, "batch_size": batch_size, "bf16": bf16, "seed": seed}
     train = replace(train, **{k: v for k, v in updates.items() if v is not None})
     optim = recipe.optim if lr is None else replace(recipe.optim, lr=lr, min_lr=min(recipe.optim.min_lr, lr))
-    return replace(recipe, train=train, optim=optim)
+    recipe = replace(recipe, train=train, optim=optim)
+    if uniform_t is not None:
+        if not isinstance(recipe, (T2VRecipe, AudioRecipe)):
+            raise ValueError(
+                "--uniform-t applies to the flow-matching recipes (t2v-*, audio-tiny, audio-debug), not "
+                f"{recipe.name!r}"
+            )
+        recipe = replace(recipe, flow=replace(recipe.flow, uniform_fraction=uniform_t))
+    return recipe

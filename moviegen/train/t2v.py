@@ -172,7 +172,7 @@ class T2VStep:
         param = next(model.parameters())
         x1 = _x1(batch.latent_BCTHW.to(param.device), cfg=self.cfg)
         x0, t = draw_noise_and_times(
-            (b * size, *x1.shape[1:]), sampling=self.recipe.flow.timestep_sampling,
+            (b * size, *x1.shape[1:]), flow=self.recipe.flow,
             generator=step_generator(seed, step, stream=_STREAM_FLOW), rows=rows,
         )
         text = model.encode_text(texts, fps=batch.fps, camera_motion=batch.camera)

@@ -116,6 +116,9 @@ def train_tae(
     tae = TemporalAutoencoder(recipe.tae)
     if init_state is not None:
         tae.load_state_dict(init_state)
+    if recipe.decoder_only:  # frozen parameters stay out of the optimizer (build_optimizer)
+        tae.encoder.requires_grad_(False)
+        tae.quant_conv.requires_grad_(False)
     loss = TAELoss(recipe.loss, in_channels=recipe.tae.in_channels)
     dataset = VideoDataset(read_manifest(data_dir, split="train"), buckets=recipe.buckets)
     sampler = BucketBatchSampler(dataset.bucket_of, batch_size=cfg.batch_size, seed=cfg.seed)

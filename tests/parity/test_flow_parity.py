@@ -64,6 +64,19 @@ def test_logit_normal_and_uniform_sampling():
         sample_timesteps(0)
 
 
+def test_uniform_fraction_trains_the_tails_and_leaves_plain_draws_unchanged():
+    plain = sample_timesteps(64, generator=torch.Generator().manual_seed(3))
+    same = sample_timesteps(64, uniform_fraction=0.0, generator=torch.Generator().manual_seed(3))
+    assert torch.equal(plain, same)  # fraction 0 draws nothing extra: existing runs stay bit-identical
+    gen = torch.Generator().manual_seed(0)
+    t = sample_timesteps(400_000, uniform_fraction=0.3, generator=gen)
+    # P(t > 0.95) = 0.3 * 0.05 + 0.7 * P(N(0,1) > logit 0.95 = 2.944) = 0.015 + 0.7 * 0.00162
+    assert abs((t > 0.95).float().mean().item() - (0.015 + 0.7 * 0.00162)) < 0.001
+    assert abs((t < 0.05).float().mean().item() - (0.015 + 0.7 * 0.00162)) < 0.001
+    with pytest.raises(ValueError, match=r"uniform_fraction must be in \[0, 1\], got 1.5"):
+        sample_timesteps(4, uniform_fraction=1.5)
+
+
 @pytest.mark.parametrize(
     ("steps", "emulated", "linear"), [(50, 1000, None), (50, 250, None), (10, 100, 3), (64, 1000, 40)]
 )

@@ -306,3 +306,6 @@ def test_codec_phase_two_continues_a_phase_one_run(runs, tmp_path, capsys):
     assert moved and set(second.model_state) == set(first.model_state)
     metrics = [json.loads(line) for line in (tmp_path / "mel" / "metrics.jsonl").read_text().splitlines()]
     assert metrics[0]["mel"] > 0  # the phase-two loss has the mel term on
+    # A run of the recipe itself is a valid --init too: a fine-tune that starts from its weights.
+    assert main([*base, "-o", str(tmp_path / "mel-ft"), "--init", str(tmp_path / "mel"), "--steps", "1"]) == 0
+    assert load_checkpoint(tmp_path / "mel-ft").step == 1

@@ -29,7 +29,8 @@ def test_the_model_card_records_recipe_seed_and_measured_metrics(shipped):
     card = shipped.card
     stages = [stage["recipe"] for stage in card["recipe"]]
     assert stages == ["t2v-tiny-t2i-lowres", "t2v-tiny-t2iv-lowres", "t2v-tiny-t2iv"]
-    assert [stage["recipe"] for stage in card["tae_recipe"]] == ["tae-tiny-image", "tae-tiny", "tae-tiny-full"]
+    tae_stages = [stage["recipe"] for stage in card["tae_recipe"]]
+    assert tae_stages == ["tae-tiny-image", "tae-tiny", "tae-tiny-full", "tae-tiny-clip"]
     assert all(stage["steps"] > 0 and "seed" in stage for stage in card["recipe"] + card["tae_recipe"])
     assert card["data"]["seed"] == 0
     metrics = card["metrics"]

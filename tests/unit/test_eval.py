@@ -293,12 +293,13 @@ def test_cli_eval_all_on_a_tiny_checkpoint(tmp_path, capsys):
                                    heldout_fraction=1.0, edit_fraction=0.0))
     out = tmp_path / "out"
     argv = ["eval", "all", "--checkpoint", str(ckpt), "--data", str(world), "-o", str(out), "--num", "1",
-            "--study-steps", "2,4", "--reference-steps", "8", "--update-card", "--no-progress"]
+            "--study-steps", "2,4", "--reference-steps", "8", "--guidance-scale", "2", "--update-card", "--no-progress"]
     assert main(argv) == 0
     report = json.loads((out / "eval.json").read_text())
     assert report["tae"]["num_videos"] == 1 and report["tae"]["psnr"] > 0 and -1 <= report["tae"]["ssim"] <= 1
     assert report["adherence"]["scores"]["all"]["count"] == len(HELDOUT_COMBOS) + 1
     assert set(report["sampler"]["rmse"]) == {"linear_quadratic", "uniform"}
+    assert report["sampler"]["guidance_scale"] == report["adherence"]["guidance_scale"] == 2.0  # not the card's 1.0
     assert {p.name for p in out.iterdir()} >= {"eval.json", "tae.md", "adherence.md", "sampler.md", "sampler.png"}
     card = json.loads((ckpt / "model_card.json").read_text())
     assert card["recipe"] == "test" and set(card["metrics"]) == {"tae", "adherence", "sampler"}
@@ -312,6 +313,7 @@ def test_cli_eval_all_on_a_tiny_checkpoint(tmp_path, capsys):
         (["eval", "sampler", "--study-steps", "10,x"], "comma-separated"),
         (["eval", "sampler", "--study-steps", "10,50", "--reference-steps", "50"], "must exceed"),
         (["eval", "tae", "--num", "0", "--data", "."], "--num must be"),
+        (["eval", "sampler", "--guidance-scale", "0.5"], "--guidance-scale must be >= 1 (1 = no guidance), got 0.5"),
         (["eval", "adherence", "--checkpoint", "/nonexistent"], "/nonexistent"),
     ],
 )

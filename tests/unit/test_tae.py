@@ -296,6 +296,20 @@ def test_init_is_frame_local_and_temporal_layers_make_it_mix_time():
     assert not torch.allclose(mixed[:, :, 0], single[:, :, 0], atol=1e-3)
 
 
+def test_a_lone_latent_frame_decodes_to_identical_frames_and_neighbours_break_the_tie():
+    # Nearest x2 temporal upsampling + replicate-padded temporal convs (SPEC 1.1): with one latent frame every decoder
+    # layer sees the same input at every frame, so training on one-latent-frame crops can only teach the group mean
+    # (why the tae-tiny-clip phase trains on 4-latent-frame crops, docs/tae.md).
+    tae = _tae()
+    _randomize_temporal(tae)
+    tc = tae.cfg.temporal_compression
+    with torch.no_grad():
+        lone = tae.decode(torch.randn(1, 16, 1, 4, 4, generator=torch.Generator().manual_seed(0)), num_frames=tc)
+        torch.testing.assert_close(lone, lone[:, :, :1].expand_as(lone))
+        pair = tae.decode(torch.randn(1, 16, 2, 4, 4, generator=torch.Generator().manual_seed(1)), num_frames=2 * tc)
+    assert (pair[:, :, 0] - pair[:, :, 1]).abs().max() > 1e-3  # a neighbour tells the frames of a group apart
+
+
 # ---------------------------------------------------------------- losses
 
 

@@ -384,6 +384,10 @@ def test_recipes_are_valid_and_overridable():
     assert (recipe.train.steps, recipe.train.batch_size, recipe.optim.lr) == (7, 3, 5e-4)
     with pytest.raises(ValueError, match="unknown recipe 'nope'"):
         get_recipe("nope")
+    assert with_overrides(get_recipe("t2v-debug"), uniform_t=0.25).flow.uniform_fraction == 0.25
+    assert with_overrides(get_recipe("audio-debug"), uniform_t=0.5).flow.uniform_fraction == 0.5
+    with pytest.raises(ValueError, match="--uniform-t applies to the flow-matching recipes .* not 'tae-tiny'"):
+        with_overrides(get_recipe("tae-tiny"), uniform_t=0.2)
 
 
 def test_tae_crops_are_whole_latents_or_single_frames():

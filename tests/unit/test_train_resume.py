@@ -142,14 +142,37 @@ def test_export_rejects_a_tae_run(world, tmp_path):
 def test_resume_keeps_the_flags_the_run_started_with(world, tae_file, tmp_path, capsys):
     run_dir = tmp_path / "t2v"
     first = ["train", "t2v-debug", "--data", str(world), "-o", str(run_dir), "--no-progress"]
-    assert main([*first, "--tae", str(tae_file), "--steps", "2", "--lr", "2e-3", "--seed", "5"]) == 0
+    started = ["--tae", str(tae_file), "--steps", "2", "--lr", "2e-3", "--seed", "5", "--uniform-t", "0.25"]
+    assert main([*first, *started]) == 0
     # A contradicting flag is refused, naming both values; nothing is trained.
     assert main([*first, "--resume", "--lr", "1e-3"]) == 2
     err = capsys.readouterr().err
     assert "--lr 0.001 differs from the run's 0.002" in err and "run.json" in err
     assert load_checkpoint(run_dir).step == 2
-    # Left-out flags (--tae, --lr, --seed) come from run.json; --steps may extend the run.
+    # A flag the run started without is refused too: it would hold for this stretch only.
+    assert main([*first, "--resume", "--bf16"]) == 2
+    assert "the run started without --bf16" in capsys.readouterr().err
+    # Left-out flags (--tae, --lr, --seed, --uniform-t) come from run.json; --steps may extend the run.
     assert main([*first, "--resume", "--steps", "3"]) == 0
     resumed = load_checkpoint(run_dir)
     assert resumed.step == 3
     assert resumed.trainer_state["run"]["args"]["lr"] == 2e-3 and resumed.trainer_state["run"]["args"]["seed"] == 5
+    assert resumed.trainer_state["run"]["config"]["flow"]["uniform_fraction"] == 0.25
+
+
+def test_decoder_only_tae_phase_keeps_the_latent_space(world, tmp_path):
+    from dataclasses import replace
+
+    from moviegen.train.recipes import get_recipe
+    from moviegen.train.tae import train_tae
+
+    recipe = get_recipe("tae-debug")
+    recipe = replace(recipe, decoder_only=True, train=replace(recipe.train, steps=2, val_every=0))
+    start = TemporalAutoencoder(recipe.tae)
+    start.init_weights()
+    init = {k: v.clone() for k, v in start.state_dict().items()}
+    train_tae(recipe, data_dir=world, run_dir=tmp_path / "dec", init_state=init, progress=False)
+    trained = load_checkpoint(tmp_path / "dec").model_state
+    frozen = [k for k in init if k.startswith(("encoder.", "quant_conv."))]
+    assert frozen and all(torch.equal(trained[k], init[k]) for k in frozen)  # same encoder: same latents
+    assert any(not torch.equal(trained[k], init[k]) for k in init if k.startswith("decoder."))
