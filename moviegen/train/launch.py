@@ -15,7 +15,7 @@ from moviegen.configs.serialize import config_to_dict
 from moviegen.data.manifest import read_manifest
 from moviegen.io.media import atomic_path
 from moviegen.train.average import resolve_weights_file
-from moviegen.train.checkpoint import latest_checkpoint, load_checkpoint
+from moviegen.train.checkpoint import Checkpoint, latest_checkpoint, load_checkpoint
 from moviegen.train.loop import TrainResult
 from moviegen.train.parallel_dims import ParallelConfig, launched_by_torchrun
 from moviegen.train.recipes import AudioRecipe, CodecRecipe, T2VRecipe, TAERecipe, get_recipe, with_overrides
@@ -112,9 +112,10 @@ def with_stored_flags(request: TrainRequest) -> TrainRequest:
     return replace(request, **changes)
 
 
-def _check_init_recipe(request: TrainRequest, init_recipe: str | None, *, recipe_name: str, init_from: str) -> None:
-    """``--init`` takes a run of the phase this recipe continues, or a run of this recipe itself (a fine-tune: new
-    optimizer, schedule and flags from the run's weights)."""
+def _check_init_recipe(request: TrainRequest, init: Checkpoint, *, recipe_name: str, init_from: str) -> None:
+    """``--init`` (the loaded checkpoint ``init``) takes a run of the phase this recipe continues, or a run of this
+    recipe itself (a fine-tune: new optimizer, schedule and flags from the run's weights)."""
+    init_recipe = init.trainer_state.get("run", {}).get("recipe")
     if init_recipe not in (init_from, recipe_name):
         raise ValueError(
             f"--init {str(request.init)!r} is a run of {init_recipe!r}; {recipe_name!r} continues a {init_from!r} run "
@@ -208,8 +209,7 @@ def _init_weights_of(request: TrainRequest, *, recipe_name: str, init_from: str 
     if request.init is None:
         raise ValueError(f"recipe {recipe_name!r} continues a {init_from!r} run: pass --init RUN_DIR")
     init = load_checkpoint(request.init)
-    _check_init_recipe(request, init.trainer_state.get("run", {}).get("recipe"), recipe_name=recipe_name,
-                       init_from=init_from)
+    _check_init_recipe(request, init, recipe_name=recipe_name, init_from=init_from)
     return init.ema_state if init.ema_state is not None else init.model_state
 
 
@@ -328,8 +328,7 @@ def _run_t2v(recipe: T2VRecipe, request: TrainRequest, args: dict[str, Any]) -> 
     elif request.init is not None:
         init = load_checkpoint(request.init)
         if stage.init_from is not None:
-            _check_init_recipe(request, init.trainer_state.get("run", {}).get("recipe"), recipe_name=recipe.name,
-                               init_from=stage.init_from)
+            _check_init_recipe(request, init, recipe_name=recipe.name, init_from=stage.init_from)
         init_state = init.ema_state if init.ema_state is not None else init.model_state
         norm = _stored_latent_norm(init.trainer_state["run"]["config"], f"--init {str(request.init)!r}")
     elif stage.init_from is not None:
