@@ -101,7 +101,8 @@ def main() -> None:
             torch.nn.utils.clip_grad_norm_(codec.parameters(), 1.0)
             opt.step()
             if step % 50 == 0 or step == args.finetune_steps - 1:
-                print(step, round(float(loss), 4), {k: round(float(v), 4) for k, v in terms.items()}, flush=True)
+                logged = {k: round(float(v.detach()), 4) for k, v in terms.items()}
+                print(step, round(loss.item(), 4), logged, flush=True)
         codec.eval()
         results["after"] = codec_sync(codec, entries, sample_rate=recipe.codec.sample_rate)
         results["finetune"] = vars(args) | {"out": str(args.out)}
