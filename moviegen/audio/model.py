@@ -8,10 +8,12 @@ Reads top to bottom:
   25 Hz latent frame, whose input is the noisy latent, the masked context and the mask concatenated on channels, and
   whose tokens get the frame-aligned video features added (projected to the model width). Text enters through the
   DiT's cross-attention and the flow time through its shared adaLN with per-layer biases (SPEC 8.2).
-* :class:`MovieGenAudio`, the text stack + the per-frame video feature extractor + the transformer.
+* :class:`MovieGenAudio`, the text stack + the per-frame video feature extractor + the transformer, and optionally
+  the onset head, whose onset probabilities can be added to the video features (``cfg.onset_conditioning``).
 
-A dropped video condition is an all-zero feature sequence (so only the projection's bias reaches the tokens); a
-dropped text is the empty prompt, as for video [inferred: the paper does not say how dropped conditions are encoded].
+A dropped video condition is an all-zero feature sequence (so only the projection's bias, and with onset conditioning
+the head's constant answer to zeros, reach the tokens); a dropped text is the empty prompt, as for video [inferred:
+the paper does not say how dropped conditions are encoded].
 The flow maths (path, loss, solvers, guidance) stays in :mod:`moviegen.flow`.
 """
 
@@ -154,6 +156,8 @@ class MovieGenAudio(nn.Module):
         self.onset_head = (
             OnsetHead(cfg.video.dim, channels=cfg.onset_head_channels) if cfg.onset_head_channels else None
         )
+        # cfg.onset_conditioning: what an onset on a frame adds to its video features (zero at init: no change).
+        self.onset_embed = nn.Parameter(torch.zeros(cfg.video.dim)) if cfg.onset_conditioning else None
 
     def init_weights(self) -> None:
         """Initialise the transformer and a trainable frame encoder (text projections initialise when built)."""
@@ -163,6 +167,9 @@ class MovieGenAudio(nn.Module):
             init()
         if self.onset_head is not None:
             self.onset_head.init_weights()
+        if self.onset_embed is not None:
+            with torch.no_grad():
+                self.onset_embed.zero_()
 
     def encode_text(self, prompts: list[str]) -> TextEmbeddings:
         return self.text.encode(prompts)
@@ -187,6 +194,9 @@ class MovieGenAudio(nn.Module):
         context: AudioContext,
         video_BLF: torch.Tensor,
     ) -> torch.Tensor:
+        if self.onset_embed is not None:  # cfg.onset_conditioning; the head learns from its own loss only
+            onset_BL1 = torch.sigmoid(self.onset_logits(video_BLF)).detach()[..., None]
+            video_BLF = video_BLF + onset_BL1 * self.onset_embed
         return self.transformer(
             latent_BCL,
             t_B=t_B,

@@ -7,7 +7,7 @@ import torch
 from moviegen.flow.config import FlowConfig
 from moviegen.flow.path import OTPath
 from moviegen.flow.solver import VelocityFn
-from moviegen.flow.timesteps import TimestepSampling, sample_timesteps
+from moviegen.flow.timesteps import sample_timesteps
 
 
 @dataclass(frozen=True)
@@ -17,6 +17,15 @@ class FlowLossOutput:
     loss: torch.Tensor
     loss_per_sample: torch.Tensor
     t: torch.Tensor
+
+
+def _training_times(
+    n: int, *, flow: FlowConfig, generator: torch.Generator | None, device: torch.device
+) -> torch.Tensor:
+    return sample_timesteps(
+        n, sampling=flow.timestep_sampling, mean=flow.logit_mean, std=flow.logit_std,
+        uniform_fraction=flow.uniform_fraction, generator=generator, device=device,
+    )
 
 
 def draw_noise_and_times(
@@ -33,10 +42,7 @@ def draw_noise_and_times(
     on any number of ranks trains on the draws of a single-process run.
     """
     x0 = torch.randn(shape, generator=generator)
-    t = sample_timesteps(
-        shape[0], sampling=flow.timestep_sampling, mean=flow.logit_mean, std=flow.logit_std,
-        uniform_fraction=flow.uniform_fraction, generator=generator, device="cpu",
-    )
+    t = _training_times(shape[0], flow=flow, generator=generator, device=torch.device("cpu"))
     return x0[rows], t[rows]
 
 
@@ -45,7 +51,7 @@ def flow_matching_loss(
     x1: torch.Tensor,
     *,
     path: OTPath,
-    sampling: TimestepSampling = TimestepSampling.LOGIT_NORMAL,
+    flow: FlowConfig | None = None,
     t: torch.Tensor | None = None,
     x0: torch.Tensor | None = None,
     generator: torch.Generator | None = None,
@@ -57,7 +63,7 @@ def flow_matching_loss(
         velocity_fn: the network with its conditioning bound, ``(xt, t_B) -> v``.
         x1: clean data latents ``[B, ...]``.
         path: the probability path.
-        sampling: training-time distribution of t (ignored when ``t`` is given).
+        flow: the training-time distribution of t (ignored when ``t`` is given; default ``FlowConfig()``).
         t: optional fixed times ``[B]`` (validation uses fixed times for a low-variance loss).
         x0: optional fixed noise (validation).
         generator: RNG for noise and times.
@@ -68,7 +74,7 @@ def flow_matching_loss(
     if x0 is None:
         x0 = torch.randn(x1.shape, generator=generator, device=x1.device, dtype=x1.dtype)
     if t is None:
-        t = sample_timesteps(x1.shape[0], sampling=sampling, generator=generator, device=x1.device)
+        t = _training_times(x1.shape[0], flow=flow or FlowConfig(), generator=generator, device=x1.device)
     sample = path.sample(x0=x0, x1=x1, t=t)
     pred = velocity_fn(sample.xt, t.to(x1.dtype))
     # fp32 island: the loss reduction (bf16 sums of squares over millions of latent values drift).

@@ -178,6 +178,21 @@ def test_cfg_formula_and_batched_wrapper():
     assert calls == [4]  # one network call with the doubled batch
 
 
+def test_loss_draws_its_own_times_from_the_whole_flow_config():
+    from moviegen.flow import FlowConfig
+
+    x1 = torch.zeros(4000, 2)
+    zero = lambda xt, tt: torch.zeros_like(xt)  # noqa: E731
+    default = flow_matching_loss(zero, x1, path=OTPath(), generator=torch.Generator().manual_seed(0))
+    shifted = flow_matching_loss(
+        zero, x1, path=OTPath(), flow=FlowConfig(logit_mean=2.0, logit_std=0.5),
+        generator=torch.Generator().manual_seed(0),
+    )
+    logit = lambda t: torch.log(t / (1 - t))  # noqa: E731
+    assert abs(logit(default.t).mean().item()) < 0.1 and logit(shifted.t).mean().item() == pytest.approx(2.0, abs=0.05)
+    assert logit(shifted.t).std().item() == pytest.approx(0.5, abs=0.05)
+
+
 def test_loss_is_mse_to_target_and_zero_for_the_exact_velocity():
     path = OTPath()
     gen = torch.Generator().manual_seed(0)

@@ -74,12 +74,14 @@ def test_only_the_onset_head_trains_the_frame_encoder_of_a_fresh_model(head_weig
         assert all(g is not None and g.abs().sum() > 0 for g in head_grads)
 
 
-def test_the_onset_head_is_optional_and_sampling_ignores_it():
-    plain = MovieGenAudio(replace(audio_debug(), onset_head_channels=0))
+def test_the_onset_head_is_optional_and_sampling_ignores_it_without_onset_conditioning():
+    cfg = replace(audio_debug(), onset_conditioning=False)
+    plain = MovieGenAudio(replace(cfg, onset_head_channels=0))
     assert plain.onset_head is None
     with pytest.raises(ValueError, match="no onset head"):
-        plain.onset_logits(torch.zeros(1, 4, audio_debug().video.dim))
-    cfg = audio_debug()
+        plain.onset_logits(torch.zeros(1, 4, cfg.video.dim))
+    with pytest.raises(ValueError, match="onset_conditioning needs an onset head"):
+        replace(audio_debug(), onset_head_channels=0)
     assert cfg.onset_head_channels > 0
     torch.manual_seed(0)
     headed = MovieGenAudio(cfg)
@@ -100,6 +102,39 @@ def test_the_onset_head_is_optional_and_sampling_ignores_it():
             plain(x, t_B=t, text=text, context=ctx, video_BLF=video),
             rtol=0, atol=0,
         )
+
+
+def test_onset_conditioning_adds_the_heads_probability_times_a_learned_vector():
+    cfg = audio_debug()
+    assert cfg.onset_conditioning
+    torch.manual_seed(0)
+    model = MovieGenAudio(cfg)
+    model.init_weights()
+    length = 12
+    x, t = torch.randn(2, cfg.codec.latent_channels, length), torch.rand(2)
+    text = model.encode_text(["a thump", ""])
+    ctx = AudioContext.empty(batch=2, channels=x.shape[1], length=length)
+    video = torch.randn(2, length, cfg.video.dim)
+
+    def transformer(video_BLF):
+        return model.transformer(
+            x, t_B=t, text_BSD=text.tokens_BSD, text_mask_BS=text.mask_BS, context=ctx, video_BLF=video_BLF
+        )
+
+    with torch.no_grad():
+        for p in model.transformer.parameters():
+            p.add_(0.05 * torch.randn_like(p))
+        # zero at init: a fresh vector changes nothing
+        torch.testing.assert_close(model(x, t_B=t, text=text, context=ctx, video_BLF=video), transformer(video))
+        model.onset_embed.copy_(torch.randn(cfg.video.dim))
+        onset_BL1 = torch.sigmoid(model.onset_logits(video))[..., None]
+        expected = transformer(video + onset_BL1 * model.onset_embed)
+        assert not torch.allclose(expected, transformer(video))
+    out = model(x, t_B=t, text=text, context=ctx, video_BLF=video)
+    torch.testing.assert_close(out, expected)
+    out.square().sum().backward()
+    assert model.onset_embed.grad.abs().sum() > 0
+    assert all(p.grad is None for p in model.onset_head.parameters())  # the head learns from its own loss only
 
 
 def test_onset_frames_change_the_flow_loss_only_when_weighted():

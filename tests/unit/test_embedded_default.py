@@ -2,6 +2,7 @@
 generate."""
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -53,8 +54,14 @@ def test_the_shipped_sound_model_is_documented_and_makes_sound():
     shipped = load_audio_checkpoint(default_audio_checkpoint_dir())
     card = shipped.card
     assert [stage["recipe"] for stage in card["recipe"]] == ["audio-tiny"]
-    assert [stage["recipe"] for stage in card["codec_recipe"]] == ["audio-codec-tiny", "audio-codec-tiny-mel"]
+    codec_stages = [stage["recipe"] for stage in card["codec_recipe"]]
+    assert codec_stages == ["audio-codec-tiny", "audio-codec-tiny-mel", "audio-codec-tiny-mel"]  # the mel phase twice
+    # The card's lineage is the chain script's, stage for stage.
+    chain = Path(__file__).resolve().parents[2] / "tools" / "train_embedded_audio.sh"
+    scripted = [line.split()[1] for line in chain.read_text().splitlines() if line.startswith("stage ")]
+    assert scripted == codec_stages + ["audio-tiny"]
     assert shipped.model.onset_head is not None and shipped.cfg.onset_head_channels > 0  # trained with SyncConfig
+    assert shipped.cfg.onset_conditioning and shipped.model.onset_embed.abs().sum() > 0  # and it learned to use it
     assert card["data"]["seed"] == 1
     sync = card["metrics"]["audio"]["sync"]
     assert 0.0 <= sync["f1"] <= 1.0 and sync["reference"] > 0
