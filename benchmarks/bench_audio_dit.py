@@ -23,10 +23,13 @@ to text and an FFN in every block. For each size they get:
   global-conditioning MLP, so it attends over L + 1 tokens) with affine LayerNorm; our positions are a learned table
   added before every block, StableAudio's are rotary on half of each head in self-attention; ours applies QK-RMSNorm
   in both attentions when the preset does (``audio_tiny`` does; ``--ours-qk-norm off`` removes it), StableAudio has
-  none; StableAudio runs its text through a 2-layer ``cross_attention_proj`` MLP (2 D^2) in every call (ours gets
-  text already projected by our text stack) and has 1x1 pre/post-process convs around its in/out projections. Alike:
+  none; ours turns the video features into per-token adaLN offsets in every block when the preset does
+  (``audio_tiny``'s ``token_adaln``, a D x 6D head on every token; ``--ours-token-adaln off`` removes it);
+  StableAudio runs its text through a 2-layer ``cross_attention_proj`` MLP (2 D^2) in every call (ours gets text
+  already projected by our text stack) and has 1x1 pre/post-process convs around its in/out projections. Alike:
   no biases in the attention projections, biases in the FFN. The parameter counts differ accordingly (ours: the
-  shared adaLN 6 D^2 + 2 D^2 and the video projection; StableAudio: the text and global MLPs, 4 D^2).
+  shared adaLN 6 D^2 + 2 D^2, the video projection and the token adaLN head 6 D^2; StableAudio: the text and global
+  MLPs, 4 D^2).
 
 Each step is forward, a mean-square loss and backward; fp32, or bf16 autocast with ``--dtype bf16`` (both alike).
 The script times the two models alternately (``--rounds`` rounds of ``--repeats`` steps after warm-up), keeps each
@@ -74,13 +77,13 @@ SIZES = {
 }
 
 
-def our_config(size: Size, *, qk_norm: bool) -> DiTConfig:
+def our_config(size: Size, *, qk_norm: bool, token_adaln: bool) -> DiTConfig:
     """The audio DiT as ``moviegen.audio.config`` builds it (at ``tiny``: ``audio_tiny().dit`` with max_t = tokens)."""
     c = size.channels
     return DiTConfig(
         dim=size.dim, num_layers=size.layers, num_heads=size.heads, ffn_dim=size.ffn, latent_channels=c,
         in_channels=2 * c + 1, ffn=FFNKind.GELU, patch_size=(1, 1, 1), max_t=size.tokens, max_h=1, max_w=1,
-        qk_norm=qk_norm,
+        qk_norm=qk_norm, token_adaln=token_adaln,
     )
 
 
@@ -109,13 +112,13 @@ def stable_audio_model(size: Size) -> torch.nn.Module:
 
 
 def bench(
-    size: Size, *, batch: int, dtype: str, qk_norm: bool, warmup: int, repeats: int, rounds: int
+    size: Size, *, batch: int, dtype: str, qk_norm: bool, token_adaln: bool, warmup: int, repeats: int, rounds: int
 ) -> dict[str, float]:
     from diffusers.models.embeddings import get_1d_rotary_pos_embed
 
     b, c, length, s = batch, size.channels, size.tokens, size.text_len
     torch.manual_seed(0)
-    ours = AudioTransformer(our_config(size, qk_norm=qk_norm), video_dim=size.video_dim)
+    ours = AudioTransformer(our_config(size, qk_norm=qk_norm, token_adaln=token_adaln), video_dim=size.video_dim)
     ours.init_weights()
     theirs = stable_audio_model(size)
 
@@ -171,6 +174,7 @@ def main() -> None:
     parser.add_argument("--dtype", choices=["fp32", "bf16"], default="fp32")
     parser.add_argument("--batch", type=int, default=None, help="override every size's batch")
     parser.add_argument("--ours-qk-norm", choices=["on", "off"], default="on", help="on: as the audio presets")
+    parser.add_argument("--ours-token-adaln", choices=["on", "off"], default="on", help="on: as audio_tiny")
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--rounds", type=int, default=3)
@@ -188,8 +192,8 @@ def main() -> None:
         size = SIZES[name]
         batch = size.batch if args.batch is None else args.batch
         r = bench(
-            size, batch=batch, dtype=args.dtype, qk_norm=args.ours_qk_norm == "on", warmup=args.warmup,
-            repeats=args.repeats, rounds=args.rounds,
+            size, batch=batch, dtype=args.dtype, qk_norm=args.ours_qk_norm == "on",
+            token_adaln=args.ours_token_adaln == "on", warmup=args.warmup, repeats=args.repeats, rounds=args.rounds,
         )
         tokens = batch * size.tokens
         rows.append(
@@ -199,7 +203,8 @@ def main() -> None:
             f"| {r['theirs'] / r['ours']:.2f}x |"
         )
 
-    print(f"\nforward+backward, {args.dtype}, {args.threads} threads, our QK-norm {args.ours_qk_norm}; "
+    print(f"\nforward+backward, {args.dtype}, {args.threads} threads, our QK-norm {args.ours_qk_norm}, "
+          f"token adaLN {args.ours_token_adaln}; "
           f"step times are best-of-{args.rounds}-rounds medians of {args.repeats} steps, in seconds; "
           f"ratio = StableAudio / ours (> 1: ours is faster)\n")  # fmt: skip
     print("| size | D | layers | heads | FFN ours (GELU) / SA (SwiGLU) | tokens | text | batch | params ours "

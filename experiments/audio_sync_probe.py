@@ -12,6 +12,8 @@ the limit.
     python experiments/audio_sync_probe.py --checkpoint CKPT --data WORLD --no-generate   # the head alone (fast)
     # the paper reranks 8 candidates (criterion not given): best of K by agreement with the head's onsets
     python experiments/audio_sync_probe.py --checkpoint CKPT --data WORLD --candidates 4 --guidance-scale 3
+    # choose a setting on the 21 held-out impact clips the eval does not use
+    python experiments/audio_sync_probe.py --checkpoint CKPT --data WORLD --skip 16 --num 21 --guidance-scale 5
 """
 
 import argparse
@@ -39,6 +41,8 @@ def main() -> None:
     parser.add_argument("--checkpoint", required=True, help="an exported audio checkpoint directory")
     parser.add_argument("--data", required=True, help="the audio world")
     parser.add_argument("--num", type=int, default=16)
+    parser.add_argument("--skip", type=int, default=0,
+                        help="skip the first SKIP clips (the eval's are the first 16): clips to choose settings on")
     parser.add_argument("--thresholds", type=float, nargs="+", default=[0.3, 0.5, 0.7])
     parser.add_argument("--no-generate", action="store_true", help="skip the generated sound (the head only)")
     parser.add_argument("--seed", type=int, default=0)
@@ -51,7 +55,7 @@ def main() -> None:
     rate = pipe.cfg.frame_rate
     heads = {th: [] for th in args.thresholds}
     generated, best = [], []
-    for n, entry in enumerate(heldout_impact_videos(args.data, num=args.num)):
+    for n, entry in enumerate(heldout_impact_videos(args.data, num=args.skip + args.num)[args.skip:]):
         clip = read_video(entry.path, audio=True)
         visual = detect_visual_impacts(clip.frames_THWC, fps=clip.fps)
         length = int(round(clip.seconds * rate))

@@ -13,7 +13,7 @@ stage audio-codec-tiny     "$R/codec"
 stage audio-codec-tiny-mel "$R/codec-mel" --init "$R/codec"
 # The log-mel phase twice: the shipped codec is the first run fine-tuned by the same recipe (onset F1 0.48 -> 0.94).
 stage audio-codec-tiny-mel "$R/codec-mel-ft" --init "$R/codec-mel"
-stage audio-tiny           "$R/audio-onset" --codec "$R/codec-mel-ft"
-moviegen export --audio "$R/audio-onset" --codec "$R/codec-mel-ft" -o "$R/audio-tiny"
+stage audio-tiny           "$R/audio-tadaln" --codec "$R/codec-mel-ft"
+moviegen export --audio "$R/audio-tadaln" --codec "$R/codec-mel-ft" -o "$R/audio-tiny"
 moviegen eval audio --checkpoint "$R/audio-tiny" --data "$R/world" -o "$R/eval/audio" --update-card --no-progress
 echo "to ship: cp $R/audio-tiny/* moviegen/assets/audio-tiny/"

@@ -137,7 +137,15 @@ class MovieGenAudioConfig:
 
 
 def _audio_dit(
-    c: int, *, dim: int, num_layers: int, num_heads: int, ffn_dim: int, max_t: int, qk_norm: bool
+    c: int,
+    *,
+    dim: int,
+    num_layers: int,
+    num_heads: int,
+    ffn_dim: int,
+    max_t: int,
+    qk_norm: bool,
+    token_adaln: bool = False,
 ) -> DiTConfig:
     return DiTConfig(
         dim=dim,
@@ -152,6 +160,7 @@ def _audio_dit(
         max_h=1,
         max_w=1,
         qk_norm=qk_norm,
+        token_adaln=token_adaln,
     )
 
 
@@ -193,7 +202,10 @@ def audio_debug() -> MovieGenAudioConfig:
     codec = dac_vae_debug()
     return MovieGenAudioConfig(
         codec=codec,
-        dit=_audio_dit(codec.latent_channels, dim=64, num_layers=2, num_heads=4, ffn_dim=256, max_t=64, qk_norm=True),
+        dit=_audio_dit(
+            codec.latent_channels, dim=64, num_layers=2, num_heads=4, ffn_dim=256, max_t=64, qk_norm=True,
+            token_adaln=True,
+        ),
         text=text_audio_debug(),
         video=VideoFeatureConfig(kind=VideoFeatureKind.FRAMES, dim=32, frame_size=8, channels=(8, 16)),
         window_seconds=64 / codec.frame_rate,
@@ -212,7 +224,8 @@ def audio_tiny() -> MovieGenAudioConfig:
     return MovieGenAudioConfig(
         codec=codec,
         dit=_audio_dit(
-            codec.latent_channels, dim=256, num_layers=6, num_heads=4, ffn_dim=1024, max_t=100, qk_norm=True
+            codec.latent_channels, dim=256, num_layers=6, num_heads=4, ffn_dim=1024, max_t=100, qk_norm=True,
+            token_adaln=True,
         ),
         text=text_audio_tiny(),
         video=VideoFeatureConfig(kind=VideoFeatureKind.FRAMES, dim=256, frame_size=32, channels=(32, 64, 64)),

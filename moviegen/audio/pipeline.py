@@ -6,7 +6,7 @@
 3. the text (the user's prompt, or the checkpoint's default caption) and the empty text, for guidance;
 4. the masked audio context: the audio being extended or infilled, encoded by the codec (nothing known otherwise);
 5. from noise, the midpoint ODE (64 steps, guidance on text and video jointly at the checkpoint's scale: the paper's
-   3, the shipped tiny model's 6; the unconditional branch has the empty text and zero video features); audio longer
+   3, the shipped tiny model's 4; the unconditional branch has the empty text and zero video features); audio longer
    than a window by multi-diffusion or segment by segment (:mod:`moviegen.audio.long`);
 6. decode in chunks (:meth:`DACVAE.decode_chunked`), so a minute of audio never sits in the decoder at once.
 

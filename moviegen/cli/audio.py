@@ -21,7 +21,7 @@ Make sound with Movie Gen Audio (SPEC 8). Three uses:
                    continues IN.wav to 20 s; with --infill START END, regenerates that span of IN.wav instead.
 
 Sampling follows the paper: the midpoint solver, 64 steps, guidance on text and video jointly (the checkpoint's
-defaults: the paper's 3; the shipped model 6, which follows the frames more closely). Audio longer than one
+defaults: the paper's 3; the shipped model 4, which follows the frames more closely). Audio longer than one
 window (2 s for the shipped model) is made by multi-diffusion (overlapping windows averaged with triangular
 weights, the default) or --mode autoregressive (window after window, each continuing the last); memory does not
 grow with the length.
@@ -156,7 +156,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--steps", type=int, help="ODE steps (default: the checkpoint's, 64)")
     parser.add_argument(
         "--guidance", type=float, metavar="SCALE",
-        help="guidance scale (default: the checkpoint's; 6 for the shipped model)",
+        help="guidance scale (default: the checkpoint's; 4 for the shipped model)",
     )
     parser.add_argument("--seed", type=int, help="noise seed: the same seed gives the same sound (default: random)")
     parser.add_argument(

@@ -65,8 +65,10 @@ def _eval_audio(args: argparse.Namespace) -> int:
     out = Path(args.output)
     out.mkdir(parents=True, exist_ok=True)
     num = DEFAULT_NUM["audio"] if args.num is None else args.num
-    result = evaluate_audio(pipeline, data_dir=args.data, num=num, seed=args.seed, steps=args.steps,
-                            seam_seconds=args.seam_seconds, music_seeds=args.music_seeds, progress=not args.no_progress)
+    result = evaluate_audio(
+        pipeline, data_dir=args.data, num=num, seed=args.seed, steps=args.steps, guidance_scale=args.guidance_scale,
+        seam_seconds=args.seam_seconds, music_seeds=args.music_seeds, progress=not args.no_progress,
+    )
     table = audio_table(result)
     report.write_text(out / "audio.md", table)
     report.write_json(out / "eval.json", asdict(result))
@@ -221,7 +223,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     parser.add_argument(
         "--guidance-scale", type=float, metavar="W",
-        help="adherence and sampler: classifier-free guidance scale, >= 1 (default: the checkpoint's, 7.5)",
+        help="adherence, sampler and audio: classifier-free guidance scale (default: the checkpoint's: 7.5 for "
+        "the embedded video model, 6 for its sound)",
     )
     parser.add_argument("--study-steps", default=DEFAULT_STUDY_STEPS, metavar="N,N,...",
                         help=f"sampler study: step counts to compare (default {DEFAULT_STUDY_STEPS})")

@@ -158,10 +158,14 @@ def _cmd_export(args: argparse.Namespace) -> int:
             f"checkpoint), got --t2v {args.t2v!r} --tae {args.tae!r} --audio {args.audio!r} --codec {args.codec!r}"
         )
     if all(video):
-        out = export_video_checkpoint(t2v_run=args.t2v, tae_run=args.tae, out_dir=args.output)
+        out = export_video_checkpoint(
+            t2v_run=args.t2v, tae_run=args.tae, out_dir=args.output, guidance_scale=args.guidance_scale
+        )
         print(f"wrote the inference checkpoint {out} (use it with `moviegen generate --checkpoint {out}`)")
     else:
-        out = export_audio_checkpoint(audio_run=args.audio, codec_run=args.codec, out_dir=args.output)
+        out = export_audio_checkpoint(
+            audio_run=args.audio, codec_run=args.codec, out_dir=args.output, guidance_scale=args.guidance_scale
+        )
         print(f"wrote the audio checkpoint {out} (use it with `moviegen audio --checkpoint {out}` or "
               f"`moviegen generate --audio-checkpoint {out}`)")
     return 0
@@ -253,4 +257,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     export.add_argument("--audio", metavar="RUN_DIR", help="an audio transformer run (recipe audio-tiny)")
     export.add_argument("--codec", metavar="CODEC_RUN", help="the audio codec run (or .safetensors) it trained on")
     export.add_argument("-o", "--output", required=True, metavar="DIR", help="checkpoint directory to write")
+    export.add_argument(
+        "--guidance-scale", type=float, metavar="W",
+        help="the checkpoint's default classifier-free guidance, >= 1 (default: the run's recipe's; the card "
+        "records an override), e.g. a scale chosen by `moviegen eval` on clips the final eval does not use",
+    )
     export.set_defaults(func=_cmd_export)

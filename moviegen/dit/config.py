@@ -38,6 +38,11 @@ class DiTConfig:
         norm_eps: epsilon of every RMSNorm.
         timestep_frequency_dim: width of the sinusoidal time features fed to the time MLP.
         init_std: std of the truncated-normal init of input projections.
+        token_adaln: the per-token condition (``DiT.forward``'s ``token_cond_BLD``) also modulates every block: a
+            zero-init linear head maps it to per-token offsets of the shared adaLN output, so each layer can scale
+            and gate each token by its own condition, not only read it from the residual stream [inferred: not in
+            the paper; MMAudio's token-level adaLN conditioning for audio-visual sync]. False: the condition is added
+            to the patch embeddings only (SPEC 8.3).
     """
 
     dim: int
@@ -55,6 +60,7 @@ class DiTConfig:
     norm_eps: float = 1e-6
     timestep_frequency_dim: int = 256
     init_std: float = 0.02
+    token_adaln: bool = False
 
     def __post_init__(self) -> None:
         for name in ("dim", "num_layers", "num_heads", "ffn_dim", "latent_channels", "max_t", "max_h", "max_w"):

@@ -10,6 +10,10 @@ and each block only adds a learned per-layer bias. A DiT-style per-block Linear(
 parameters at 30B scale, which the paper's "30B" cannot hold; the shared form costs 6D per block.
 
 Factorized learnable positional embeddings are added to the input of *every* block, not only the first (SPEC 2.3).
+
+An optional per-token condition (the audio model's frame-aligned video features, SPEC 8.3) is added to the patch
+embeddings; with ``DiTConfig.token_adaln`` [inferred] a zero-init head also turns it into per-token offsets of every
+block's modulation, so a token's own condition scales and gates its updates at every depth.
 """
 
 import math
@@ -29,9 +33,9 @@ NUM_MODULATIONS = 6  # shift, scale, gate for self-attention; shift, scale, gate
 FFN_CLASSES = {FFNKind.SWIGLU: SwiGLU, FFNKind.GELU: GeluMLP}
 
 
-def modulate(x_BLD: torch.Tensor, *, shift_BD: torch.Tensor, scale_BD: torch.Tensor) -> torch.Tensor:
-    """adaLN: x * (1 + scale) + shift, broadcast over tokens (one fused addcmul)."""
-    return torch.addcmul(shift_BD[:, None], x_BLD, 1 + scale_BD[:, None])
+def modulate(x_BLD: torch.Tensor, *, shift_BLD: torch.Tensor, scale_BLD: torch.Tensor) -> torch.Tensor:
+    """adaLN: x * (1 + scale) + shift (one fused addcmul); shift and scale are per token or ``[B, 1, D]`` for all."""
+    return torch.addcmul(shift_BLD, x_BLD, 1 + scale_BLD)
 
 
 class TransformerBlock(nn.Module):
@@ -60,19 +64,22 @@ class TransformerBlock(nn.Module):
         modulation_B6D: torch.Tensor,
         text_BSD: torch.Tensor,
         text_mask_BS: torch.Tensor,
+        token_modulation_BL6D: torch.Tensor | None = None,
     ) -> torch.Tensor:
+        """``token_modulation_BL6D``: per-token offsets of the modulation (``DiTConfig.token_adaln``)."""
         x_BLD = x_BLD + pos_LD  # positions enter every layer (SPEC 2.3)
-        mod_B6D = modulation_B6D + self.adaln_bias.to(modulation_B6D.dtype)
-        shift_msa, scale_msa, gate_msa, shift_ffn, scale_ffn, gate_ffn = mod_B6D.chunk(NUM_MODULATIONS, dim=-1)
+        mod_B16D = (modulation_B6D + self.adaln_bias.to(modulation_B6D.dtype))[:, None]
+        mod_BL6D = mod_B16D if token_modulation_BL6D is None else mod_B16D + token_modulation_BL6D
+        shift_msa, scale_msa, gate_msa, shift_ffn, scale_ffn, gate_ffn = mod_BL6D.chunk(NUM_MODULATIONS, dim=-1)
 
-        h_BLD = modulate(self.attention_norm(x_BLD), shift_BD=shift_msa, scale_BD=scale_msa)
-        x_BLD = torch.addcmul(x_BLD, gate_msa[:, None], self.attention(h_BLD))
+        h_BLD = modulate(self.attention_norm(x_BLD), shift_BLD=shift_msa, scale_BLD=scale_msa)
+        x_BLD = torch.addcmul(x_BLD, gate_msa, self.attention(h_BLD))
 
         h_BLD = self.cross_attention_norm(x_BLD)
         x_BLD = x_BLD + self.cross_attention(h_BLD, context_BSD=text_BSD, mask_BS=text_mask_BS)
 
-        h_BLD = modulate(self.ffn_norm(x_BLD), shift_BD=shift_ffn, scale_BD=scale_ffn)
-        return torch.addcmul(x_BLD, gate_ffn[:, None], self.feed_forward(h_BLD))
+        h_BLD = modulate(self.ffn_norm(x_BLD), shift_BLD=shift_ffn, scale_BLD=scale_ffn)
+        return torch.addcmul(x_BLD, gate_ffn, self.feed_forward(h_BLD))
 
     def init_weights(self, *, std: float, out_std: float) -> None:
         for norm in (self.attention_norm, self.cross_attention_norm, self.ffn_norm):
@@ -100,6 +107,8 @@ class DiT(nn.Module):
         self.time_embed = TimestepEmbedding(dim=cfg.dim, frequency_dim=cfg.timestep_frequency_dim)
         self.token_shards = TokenShards()  # context parallelism splits the sequence here (moviegen.nn.sequence)
         self.adaln = nn.Linear(cfg.dim, NUM_MODULATIONS * cfg.dim)  # the shared adaLN head
+        # cfg.token_adaln: the per-token condition's own head, whose output every block adds to the shared one.
+        self.token_adaln = nn.Linear(cfg.dim, NUM_MODULATIONS * cfg.dim) if cfg.token_adaln else None
         self.layers = nn.ModuleDict({str(i): TransformerBlock(cfg, layer_id=i) for i in range(cfg.num_layers)})
         self.norm = RMSNorm(cfg.dim, eps=cfg.norm_eps, affine=False)
         self.final_adaln = nn.Linear(cfg.dim, 2 * cfg.dim)  # shift, scale of the output norm
@@ -122,7 +131,8 @@ class DiT(nn.Module):
             text_BSD: text context already projected to the model width (``moviegen.text``).
             text_mask_BS: True where a text token is real; every row needs at least one.
             token_cond_BLD: an optional per-token condition added to the patch embeddings, in token order (the
-                audio model adds its frame-aligned video features here, SPEC 8.3).
+                audio model adds its frame-aligned video features here, SPEC 8.3); with ``cfg.token_adaln`` it also
+                modulates every block, and is required.
 
         Raises:
             ValueError: on a shape that does not fit the config (rank, channels, patch divisibility, text width).
@@ -133,22 +143,35 @@ class DiT(nn.Module):
         grid = (t // pt, h // ph, w // pw)
 
         x_BLD = self.patch_embed(latent_BCTHW)
+        token_modulation_BL6D = None
         if token_cond_BLD is not None:
             if token_cond_BLD.shape != x_BLD.shape:
                 raise ValueError(
                     f"token_cond_BLD must have the token shape {tuple(x_BLD.shape)}, got {tuple(token_cond_BLD.shape)}"
                 )
-            x_BLD = x_BLD + token_cond_BLD.to(x_BLD.dtype)
+            token_cond_BLD = token_cond_BLD.to(x_BLD.dtype)
+            x_BLD = x_BLD + token_cond_BLD
+            if self.token_adaln is not None:
+                token_modulation_BL6D = self.token_adaln(F.silu(token_cond_BLD))
+        elif self.token_adaln is not None:
+            raise ValueError(
+                "this DiT modulates its blocks by a per-token condition (token_adaln): give token_cond_BLD"
+            )
         pos_LD = self.pos_embed(grid).to(x_BLD.dtype)
-        x_BLD, pos_LD = self.token_shards.shard(x_BLD, pos_LD)
+        x_BLD, pos_LD, token_modulation_BL6D = self.token_shards.shard(x_BLD, pos_LD, token_modulation_BL6D)
         time_BD = self.time_embed(t_B)
         modulation_B6D = self.adaln(F.silu(time_BD))
         for block in self.layers.values():
             x_BLD = block(
-                x_BLD, pos_LD=pos_LD, modulation_B6D=modulation_B6D, text_BSD=text_BSD, text_mask_BS=text_mask_BS
+                x_BLD,
+                pos_LD=pos_LD,
+                modulation_B6D=modulation_B6D,
+                text_BSD=text_BSD,
+                text_mask_BS=text_mask_BS,
+                token_modulation_BL6D=token_modulation_BL6D,
             )
         shift_BD, scale_BD = self.final_adaln(F.silu(time_BD)).chunk(2, dim=-1)
-        x_BLD = modulate(self.norm(x_BLD), shift_BD=shift_BD, scale_BD=scale_BD)
+        x_BLD = modulate(self.norm(x_BLD), shift_BLD=shift_BD[:, None], scale_BLD=scale_BD[:, None])
         out_BLP = self.token_shards.gather(self.output(x_BLD))
         return unpatchify(out_BLP, patch=self.cfg.patch_size, grid=grid).to(latent_BCTHW.dtype)
 
@@ -190,7 +213,8 @@ class DiT(nn.Module):
         for block in self.layers.values():
             block.init_weights(std=std, out_std=out_std)
         self.norm.reset_parameters()
-        for linear in (self.adaln, self.final_adaln):
-            nn.init.zeros_(linear.weight)
-            nn.init.zeros_(linear.bias)
+        for linear in (self.adaln, self.final_adaln, self.token_adaln):
+            if linear is not None:
+                nn.init.zeros_(linear.weight)
+                nn.init.zeros_(linear.bias)
         nn.init.zeros_(self.output.weight)

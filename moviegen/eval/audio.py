@@ -39,6 +39,7 @@ MUSIC_PROMPTS = {"major": "cheerful music", "minor": "sad music"}
 
 @dataclass
 class AudioEvalResult:
+    sampling: dict[str, Any] = field(default_factory=dict)  # the steps and guidance scale the measures used
     sync: dict[str, Any] = field(default_factory=dict)
     sync_reference: dict[str, Any] = field(default_factory=dict)
     seams: dict[str, Any] = field(default_factory=dict)
@@ -77,6 +78,7 @@ def evaluate_sync(
     tolerance_s: float,
     seed: int,
     steps: int | None,
+    guidance_scale: float | None = None,
     progress: bool = False,
 ) -> tuple[dict[str, Any], dict[str, Any], list[dict[str, Any]]]:
     """Generated and reference (the world's own sound) onset sync against the impacts seen in the frames."""
@@ -86,7 +88,8 @@ def evaluate_sync(
         visual = detect_visual_impacts(clip.frames_THWC, fps=clip.fps)
         audio = pipeline.generate(
             AudioRequest(
-                seconds=clip.seconds, frames_THWC=clip.frames_THWC, fps=clip.fps, prompt="", steps=steps, seed=seed + n
+                seconds=clip.seconds, frames_THWC=clip.frames_THWC, fps=clip.fps, prompt="", steps=steps,
+                guidance_scale=guidance_scale, seed=seed + n,
             )
         )
         onsets = detect_onsets(audio, sample_rate=pipeline.sample_rate)
@@ -108,7 +111,9 @@ def evaluate_sync(
     return _sync_summary(aggregate_sync(generated)), _sync_summary(aggregate_sync(reference)), rows
 
 
-def evaluate_seams(pipeline: AudioPipeline, *, seconds: float, seed: int, steps: int | None) -> dict[str, Any]:
+def evaluate_seams(
+    pipeline: AudioPipeline, *, seconds: float, seed: int, steps: int | None, guidance_scale: float | None = None
+) -> dict[str, Any]:
     """Seam ratios of long text-to-audio made by each long mode (joins = where a window's own frames begin)."""
     cfg, overlap_s = pipeline.cfg, pipeline.defaults.overlap_seconds
     length = round(seconds * cfg.frame_rate)
@@ -121,6 +126,7 @@ def evaluate_seams(pipeline: AudioPipeline, *, seconds: float, seed: int, steps:
                 seconds=seconds,
                 prompt="cheerful music with a bright ping each time something hits the floor",
                 steps=steps,
+                guidance_scale=guidance_scale,
                 seed=seed,
                 mode=mode,
             )
@@ -140,7 +146,13 @@ def evaluate_seams(pipeline: AudioPipeline, *, seconds: float, seed: int, steps:
 
 
 def evaluate_text_control(
-    pipeline: AudioPipeline, *, num_seeds: int, seconds: float, seed: int, steps: int | None
+    pipeline: AudioPipeline,
+    *,
+    num_seeds: int,
+    seconds: float,
+    seed: int,
+    steps: int | None,
+    guidance_scale: float | None = None,
 ) -> dict[str, Any]:
     """Mode of "cheerful music" and "sad music" generations: accuracy per prompt and overall."""
     out: dict[str, Any] = {}
@@ -148,7 +160,9 @@ def evaluate_text_control(
     for mode, prompt in MUSIC_PROMPTS.items():
         found = []
         for k in range(num_seeds):
-            audio = pipeline.generate(AudioRequest(seconds=seconds, prompt=prompt, steps=steps, seed=seed + k))
+            audio = pipeline.generate(
+                AudioRequest(seconds=seconds, prompt=prompt, steps=steps, guidance_scale=guidance_scale, seed=seed + k)
+            )
             # The key estimator's thresholds were set at 16 kHz and above; resampling keeps every test rate valid.
             audio = resample_audio(audio, rate=pipeline.sample_rate, target_rate=max(pipeline.sample_rate, 16000))
             found.append(music_mode(audio, sample_rate=max(pipeline.sample_rate, 16000)))
@@ -166,21 +180,29 @@ def evaluate_audio(
     num: int,
     seed: int,
     steps: int | None = None,
+    guidance_scale: float | None = None,
     seam_seconds: float = 10.0,
     music_seeds: int = 4,
     progress: bool = False,
 ) -> AudioEvalResult:
-    """All three measures (see the module docstring)."""
+    """All three measures (see the module docstring); ``steps`` and ``guidance_scale`` None: the checkpoint's."""
+    sampling = {"steps": steps, "guidance_scale": guidance_scale}
     tolerance = 1.0 / pipeline.cfg.frame_rate
-    result = AudioEvalResult()
+    flow = pipeline.defaults.flow
+    result = AudioEvalResult(
+        sampling={
+            "steps": flow.num_steps if steps is None else steps,
+            "guidance_scale": flow.guidance_scale if guidance_scale is None else guidance_scale,
+        }
+    )
     entries = heldout_impact_videos(data_dir, num=num)
     result.sync, result.sync_reference, result.rows = evaluate_sync(
-        pipeline, entries, tolerance_s=tolerance, seed=seed, steps=steps, progress=progress
+        pipeline, entries, tolerance_s=tolerance, seed=seed, progress=progress, **sampling
     )
     result.sync["tolerance_ms"] = 1000 * tolerance
-    result.seams = evaluate_seams(pipeline, seconds=seam_seconds, seed=seed, steps=steps)
+    result.seams = evaluate_seams(pipeline, seconds=seam_seconds, seed=seed, **sampling)
     result.text_control = evaluate_text_control(
-        pipeline, num_seeds=music_seeds, seconds=2 * pipeline.cfg.window_seconds, seed=seed, steps=steps
+        pipeline, num_seeds=music_seeds, seconds=2 * pipeline.cfg.window_seconds, seed=seed, **sampling
     )
     return result
 
@@ -204,4 +226,6 @@ def audio_table(result: AudioEvalResult) -> str:
         seam = result.seams[mode.value]
         lines.append(f"| seam ratio, {mode.value} ({seam['num_seams']} seams) | {seam['ratio']:.2f} | - |")
     lines.append(f"| text control: mode accuracy | {result.text_control['accuracy']:.2f} | - |")
+    sampling = result.sampling
+    lines.append(f"| sampled with | {sampling['steps']} steps, guidance {sampling['guidance_scale']:g} | - |")
     return "\n".join(lines) + "\n"

@@ -13,13 +13,18 @@ from torch import nn
 class TokenShards(nn.Module):
     """Identity: the whole sequence lives on this process."""
 
-    def shard(self, x_BLD: torch.Tensor, pos_LD: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """This process's part of the tokens ``x_BLD`` and of their positional rows ``pos_LD``."""
-        return x_BLD, pos_LD
+    def shard(
+        self, x_BLD: torch.Tensor, pos_LD: torch.Tensor, per_token_BLX: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        """This process's part of the tokens ``x_BLD``, of their positional rows ``pos_LD`` and of an optional
+        per-token tensor in the same order (the DiT's per-token modulation)."""
+        return x_BLD, pos_LD, per_token_BLX
 
     def gather(self, x_BLP: torch.Tensor) -> torch.Tensor:
         """The whole sequence back from every process's part (inverse of :meth:`shard`)."""
         return x_BLP
 
-    def forward(self, x_BLD: torch.Tensor, pos_LD: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        return self.shard(x_BLD, pos_LD)
+    def forward(
+        self, x_BLD: torch.Tensor, pos_LD: torch.Tensor, per_token_BLX: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        return self.shard(x_BLD, pos_LD, per_token_BLX)

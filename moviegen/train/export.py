@@ -7,6 +7,7 @@ shift/scale measured in stage 1) and its EMA weights; the TAE run supplies the a
 """
 
 import json
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -114,8 +115,22 @@ def generation_defaults_from_run(run: dict[str, Any]) -> "GenerationDefaults":
     )
 
 
+def _guidance_override(guidance_scale: float | None, card: dict[str, Any] | None) -> dict[str, Any] | None:
+    """Check an export's guidance override; the card records it (the run's recipe says otherwise)."""
+    if guidance_scale is None:
+        return card
+    if not guidance_scale >= 1:
+        raise ValueError(f"guidance_scale must be >= 1 (1 = no guidance), got {guidance_scale!r}")
+    return {"guidance_scale_set_at_export": guidance_scale} | (card or {})
+
+
 def export_video_checkpoint(
-    *, t2v_run: str | Path, tae_run: str | Path, out_dir: str | Path, card: dict[str, Any] | None = None
+    *,
+    t2v_run: str | Path,
+    tae_run: str | Path,
+    out_dir: str | Path,
+    card: dict[str, Any] | None = None,
+    guidance_scale: float | None = None,
 ) -> Path:
     """Write an inference checkpoint from a text-to-video run (EMA weights) and a TAE run.
 
@@ -124,6 +139,7 @@ def export_video_checkpoint(
         tae_run: the TAE run directory (or a checkpoint directory / ``.safetensors`` file).
         out_dir: the checkpoint directory to write (created).
         card: extra model-card fields (merged over the generated ones).
+        guidance_scale: the checkpoint's default guidance (None: the run's recipe's).
 
     Raises:
         ValueError: not a run, no checkpoint, or weights that do not fit the recorded config.
@@ -133,6 +149,7 @@ def export_video_checkpoint(
     from moviegen.video.model import TextToVideo
 
     t2v_run, out_dir = Path(t2v_run), Path(out_dir)
+    card = _guidance_override(guidance_scale, card)
     run = _read_run(t2v_run)
     if "video" not in run["config"]:
         raise ValueError(f"{str(t2v_run)!r} is a {run['recipe']!r} run, not a text-to-video run")
@@ -149,16 +166,23 @@ def export_video_checkpoint(
         weights="EMA of the last stage; float16 on disk", autoencoder=("tae_recipe", Path(tae_run)),
         latent_norm=(cfg.tae.shift_factor, cfg.tae.scaling_factor), extra=card,
     )
+    defaults = generation_defaults_from_run(run)
+    if guidance_scale is not None:
+        defaults = replace(defaults, guidance_scale=guidance_scale)
     out_dir.mkdir(parents=True, exist_ok=True)
-    return save_video_checkpoint(
-        out_dir, cfg=cfg, tae=tae, model=model, card=full_card, defaults=generation_defaults_from_run(run)
-    )
+    return save_video_checkpoint(out_dir, cfg=cfg, tae=tae, model=model, card=full_card, defaults=defaults)
 
 
 def export_audio_checkpoint(
-    *, audio_run: str | Path, codec_run: str | Path, out_dir: str | Path, card: dict[str, Any] | None = None
+    *,
+    audio_run: str | Path,
+    codec_run: str | Path,
+    out_dir: str | Path,
+    card: dict[str, Any] | None = None,
+    guidance_scale: float | None = None,
 ) -> Path:
-    """Write an audio checkpoint from an audio transformer run (EMA weights) and the codec run it trained on.
+    """Write an audio checkpoint from an audio transformer run (EMA weights) and the codec run it trained on;
+    ``guidance_scale``: the checkpoint's default guidance (None: the run's recipe's).
 
     Raises:
         ValueError: not an audio run, no checkpoint, or weights that do not fit the recorded config.
@@ -172,6 +196,7 @@ def export_audio_checkpoint(
     from moviegen.train.audio import load_codec
 
     audio_run, out_dir = Path(audio_run), Path(out_dir)
+    card = _guidance_override(guidance_scale, card)
     run = _read_run(audio_run)
     if "audio" not in run["config"]:
         raise ValueError(f"{str(audio_run)!r} is a {run['recipe']!r} run, not an audio transformer run")
@@ -188,7 +213,8 @@ def export_audio_checkpoint(
         weights="EMA of the audio transformer; float16 on disk", autoencoder=("codec_recipe", Path(codec_run)),
         latent_norm=(cfg.codec.shift_factor, cfg.codec.scaling_factor), extra=card,
     )
-    defaults = AudioDefaults(
-        flow=config_from_dict(FlowConfig, run["config"]["flow"]), overlap_seconds=cfg.window_seconds / 2, caption=""
-    )
+    flow = config_from_dict(FlowConfig, run["config"]["flow"])
+    if guidance_scale is not None:
+        flow = replace(flow, guidance_scale=guidance_scale)
+    defaults = AudioDefaults(flow=flow, overlap_seconds=cfg.window_seconds / 2, caption="")
     return save_audio_checkpoint(out_dir, cfg=cfg, codec=codec, model=model, card=full_card, defaults=defaults)

@@ -71,7 +71,8 @@ class BlockInputs(ParallelStyle):
     The block's own parameter (the adaLN per-layer bias) becomes a replicated DTensor. Inputs: the residual stream
     ``x_BLD`` arrives whole (first block, a plain tensor) or sequence-sharded (later blocks, a DTensor) and leaves
     as ``Shard(1)``; the positional rows are sharded the same way; the shared adaLN modulation is replicated, so
-    that its gradient (partial on each rank, which sees only its tokens) is summed when it leaves the block.
+    that its gradient (partial on each rank, which sees only its tokens) is summed when it leaves the block; a
+    per-token modulation (``DiTConfig.token_adaln``) is sharded with the tokens.
     """
 
     def _apply(self, module: nn.Module, device_mesh: DeviceMesh) -> nn.Module:
@@ -82,7 +83,10 @@ class BlockInputs(ParallelStyle):
         return module
 
     def __repr__(self) -> str:
-        return "BlockInputs(x: Replicate|Shard(1) -> Shard(1), pos_LD: -> Shard(0), modulation_B6D: Replicate)"
+        return (
+            "BlockInputs(x: Replicate|Shard(1) -> Shard(1), pos_LD: -> Shard(0), modulation_B6D: Replicate, "
+            "token_modulation_BL6D: -> Shard(1))"
+        )
 
 
 def _prepare_block_inputs(module: nn.Module, args: tuple, kwargs: dict, *, mesh: DeviceMesh) -> tuple[tuple, dict]:
@@ -91,6 +95,10 @@ def _prepare_block_inputs(module: nn.Module, args: tuple, kwargs: dict, *, mesh:
     kwargs = dict(kwargs)
     kwargs["pos_LD"] = _as_replicated(kwargs["pos_LD"], mesh).redistribute(mesh, [Shard(0)])
     kwargs["modulation_B6D"] = _as_replicated(kwargs["modulation_B6D"], mesh)
+    if kwargs.get("token_modulation_BL6D") is not None:  # per token: sharded with the tokens
+        kwargs["token_modulation_BL6D"] = _as_replicated(kwargs["token_modulation_BL6D"], mesh).redistribute(
+            mesh, [Shard(1)]
+        )
     return (x_BLD,), kwargs
 
 
@@ -180,15 +188,18 @@ class ContextParallelTokens(TokenShards):
         self.group = cp_mesh.get_group()
         self.rank, self.size, self.tp = cp_mesh.get_local_rank(), cp_mesh.size(), tp
 
-    def shard(self, x_BLD: torch.Tensor, pos_LD: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def shard(
+        self, x_BLD: torch.Tensor, pos_LD: torch.Tensor, per_token_BLX: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
         length = x_BLD.shape[1]
         if length % (self.size * self.tp):
             raise ValueError(
                 f"{length} tokens do not split over cp={self.size} x tp={self.tp} ranks; choose a latent size whose "
                 f"token count divides by {self.size * self.tp}"
             )
-        part = length // self.size
-        return x_BLD.narrow(1, self.rank * part, part), pos_LD.narrow(0, self.rank * part, part)
+        start, part = self.rank * (length // self.size), length // self.size
+        per_token_BLX = None if per_token_BLX is None else per_token_BLX.narrow(1, start, part)
+        return x_BLD.narrow(1, start, part), pos_LD.narrow(0, start, part), per_token_BLX
 
     def gather(self, x_BLP: torch.Tensor) -> torch.Tensor:
         return all_gather_sequence(x_BLP, dim=1, group=self.group)

@@ -15,6 +15,7 @@ from moviegen.audio.pipeline import AudioPipeline, AudioRequest, LongMode
 from moviegen.cli import main
 from moviegen.io.audio import read_audio, write_wav
 from moviegen.io.media import read_video, write_video
+from moviegen.train.audio_recipes import audio_debug_recipe
 from moviegen.world.writer import WorldConfig, write_world
 
 
@@ -49,6 +50,17 @@ def runs(tmp_path_factory) -> dict[str, Path]:
 @pytest.fixture(scope="module")
 def pipeline(runs) -> AudioPipeline:
     return AudioPipeline.from_checkpoint(runs["ckpt"])
+
+
+def test_export_can_set_the_default_guidance(runs, tmp_path):
+    base = load_audio_checkpoint(runs["ckpt"])
+    assert main(["export", "--audio", str(runs["audio"]), "--codec", str(runs["codec"]), "-o", str(tmp_path / "g"),
+                 "--guidance-scale", "5"]) == 0
+    loaded = load_audio_checkpoint(tmp_path / "g")
+    assert loaded.defaults.flow.guidance_scale == loaded.card["guidance_scale_set_at_export"] == 5.0
+    assert base.defaults.flow.guidance_scale == audio_debug_recipe().flow.guidance_scale != 5.0
+    same = dataclasses.replace(loaded.defaults.flow, guidance_scale=0)
+    assert same == dataclasses.replace(base.defaults.flow, guidance_scale=0)
 
 
 def test_training_writes_caches_metrics_and_a_card(runs):
@@ -271,6 +283,8 @@ def test_eval_audio_measures_sync_seams_and_music(runs, tmp_path, capsys):
                 "1",
                 "--music-seeds",
                 "1",
+                "--guidance-scale",
+                "2.5",
                 "-o",
                 str(out),
                 "--update-card",
@@ -287,7 +301,10 @@ def test_eval_audio_measures_sync_seams_and_music(runs, tmp_path, capsys):
     assert result["text_control"]["accuracy"] in (0.0, 0.5, 1.0)
     card = json.loads((ckpt / "model_card.json").read_text())
     assert card["metrics"]["audio"]["num_videos"] == 1
-    assert "onset F1" in (out / "audio.md").read_text()
+    # the flags are what was measured, and the card says so
+    assert result["sampling"] == card["metrics"]["audio"]["sampling"] == {"steps": 1, "guidance_scale": 2.5}
+    table = (out / "audio.md").read_text()
+    assert "onset F1" in table and "1 steps, guidance 2.5" in table
 
 
 def test_codec_phase_two_continues_a_phase_one_run(runs, tmp_path, capsys):

@@ -180,3 +180,57 @@ def test_positional_tables_expand_for_a_later_stage():
     torch.testing.assert_close(new_h[2], 0.75 * old_h[1] + 0.25 * old_h[0])
     with pytest.raises(ValueError, match="can only grow"):
         model.pos_embed.expand(max_t=4, max_h=16, max_w=16)
+
+
+def _token_adaln_pair() -> tuple[DiT, DiT]:
+    """A perturbed DiT with ``token_adaln`` and the same weights without it."""
+    from dataclasses import replace
+
+    torch.manual_seed(0)
+    with_head = DiT(replace(dit_debug(), token_adaln=True))
+    with_head.init_weights()
+    perturb_(with_head).eval()
+    without = DiT(dit_debug()).eval()
+    state = {k: v for k, v in with_head.state_dict().items() if not k.startswith("token_adaln.")}
+    without.load_state_dict(state)
+    return with_head, without
+
+
+def test_token_adaln_starts_as_the_input_only_condition():
+    """Zero-init head: before training, a token-modulated DiT computes what the input-only one does."""
+    with_head, without = _token_adaln_pair()
+    with torch.no_grad():
+        with_head.token_adaln.weight.zero_()
+        with_head.token_adaln.bias.zero_()
+    inputs = _inputs(seed=1)
+    cond_BLD = torch.randn(2, 12, 64)
+    kw = {"t_B": inputs["t"], "text_BSD": inputs["text"], "text_mask_BS": inputs["mask"], "token_cond_BLD": cond_BLD}
+    torch.testing.assert_close(with_head(inputs["latent"], **kw), without(inputs["latent"], **kw))
+    with pytest.raises(ValueError, match="give token_cond_BLD"):
+        with_head(inputs["latent"], t_B=inputs["t"], text_BSD=inputs["text"], text_mask_BS=inputs["mask"])
+
+
+def test_token_adaln_modulates_each_token_in_every_block():
+    with_head, without = _token_adaln_pair()
+    inputs = _inputs(seed=1)
+    cond_BLD = torch.randn(2, 12, 64)
+    kw = {"t_B": inputs["t"], "text_BSD": inputs["text"], "text_mask_BS": inputs["mask"], "token_cond_BLD": cond_BLD}
+    assert not torch.allclose(with_head(inputs["latent"], **kw), without(inputs["latent"], **kw))
+    seen = []
+    hooks = [
+        block.register_forward_pre_hook(lambda m, a, k: seen.append(k["token_modulation_BL6D"]), with_kwargs=True)
+        for block in with_head.layers.values()
+    ]
+    with_head(inputs["latent"], **kw)
+    for hook in hooks:
+        hook.remove()
+    expected = with_head.token_adaln(torch.nn.functional.silu(cond_BLD))
+    assert len(seen) == 2 and all(torch.equal(s, expected) for s in seen)
+    # A per-token modulation equal on every token is the shared modulation shifted by it.
+    block = with_head.layers["0"]
+    x_BLD, m_B6D, offset_B6D = torch.randn(2, 12, 64), torch.randn(2, 6 * 64), torch.randn(2, 6 * 64)
+    common = {"pos_LD": torch.randn(12, 64), "text_BSD": inputs["text"], "text_mask_BS": inputs["mask"]}
+    torch.testing.assert_close(
+        block(x_BLD, modulation_B6D=m_B6D, token_modulation_BL6D=offset_B6D[:, None].expand(2, 12, -1), **common),
+        block(x_BLD, modulation_B6D=m_B6D + offset_B6D, **common),
+    )

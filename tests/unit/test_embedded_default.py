@@ -9,6 +9,7 @@ import pytest
 
 from moviegen.audio import AudioPipeline, AudioRequest, default_audio_checkpoint_dir, load_audio_checkpoint
 from moviegen.audio.checkpoint import CHECKPOINT_FILES as AUDIO_FILES
+from moviegen.train.audio_recipes import audio_tiny_recipe
 from moviegen.video import VideoPipeline, default_checkpoint_dir, load_video_checkpoint
 from moviegen.video.checkpoint import CHECKPOINT_FILES
 
@@ -62,9 +63,14 @@ def test_the_shipped_sound_model_is_documented_and_makes_sound():
     assert scripted == codec_stages + ["audio-tiny"]
     assert shipped.model.onset_head is not None and shipped.cfg.onset_head_channels > 0  # trained with SyncConfig
     assert shipped.cfg.onset_conditioning and shipped.model.onset_embed.abs().sum() > 0  # and it learned to use it
+    # every block reads each frame's video features through its own per-token modulation, learned away from zero
+    assert shipped.cfg.dit.token_adaln and shipped.model.transformer.dit.token_adaln.weight.abs().sum() > 0
     assert card["data"]["seed"] == 1
     sync = card["metrics"]["audio"]["sync"]
     assert 0.0 <= sync["f1"] <= 1.0 and sync["reference"] > 0
+    # the card's numbers were measured at the shipped sampling defaults, which are the recipe's
+    assert card["metrics"]["audio"]["sampling"]["guidance_scale"] == shipped.defaults.flow.guidance_scale
+    assert shipped.defaults.flow.guidance_scale == audio_tiny_recipe().flow.guidance_scale
     assert shipped.cfg.codec.sample_rate == 16000 and shipped.defaults.flow.num_steps == 64
     pipeline = AudioPipeline(model=shipped.model, codec=shipped.codec, defaults=shipped.defaults)
     audio = pipeline.generate(AudioRequest(seconds=0.5, prompt="cheerful music", steps=4, seed=0))

@@ -131,6 +131,16 @@ def test_export_then_generate_from_the_exported_checkpoint(world, tae_file, tmp_
     assert main(["generate", "a red circle", "--checkpoint", str(out), "--steps", "2", "-o", str(video),
                  "--seed", "1", "--no-progress", "--no-audio"]) == 0
     assert video.is_file()
+    # A guidance scale chosen after training becomes the default, and the card says it was set at export.
+    assert "guidance_scale_set_at_export" not in loaded.card
+    assert main(["export", "--t2v", str(run_dir), "--tae", str(tae_file), "-o", str(tmp_path / "m2"),
+                 "--guidance-scale", "3.5"]) == 0
+    again = load_video_checkpoint(tmp_path / "m2")
+    assert again.defaults.guidance_scale == again.card["guidance_scale_set_at_export"] == 3.5
+    assert again.defaults.guidance_scale != loaded.defaults.guidance_scale
+    assert main(["export", "--t2v", str(run_dir), "--tae", str(tae_file), "-o", str(tmp_path / "m3"),
+                 "--guidance-scale", "0.5"]) == 2
+    assert "guidance_scale must be >= 1" in capsys.readouterr().err
 
 
 def test_export_rejects_a_tae_run(world, tmp_path):
