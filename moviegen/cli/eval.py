@@ -224,7 +224,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--guidance-scale", type=float, metavar="W",
         help="adherence, sampler and audio: classifier-free guidance scale (default: the checkpoint's: 7.5 for "
-        "the embedded video model, 6 for its sound)",
+        "the embedded video model, 4 for its sound)",
     )
     parser.add_argument("--study-steps", default=DEFAULT_STUDY_STEPS, metavar="N,N,...",
                         help=f"sampler study: step counts to compare (default {DEFAULT_STUDY_STEPS})")
