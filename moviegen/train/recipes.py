@@ -134,6 +134,9 @@ class T2VRecipe:
         train: loop settings (EMA on).
         optim: optimizer settings.
         val_times: the fixed flow times of the deterministic validation loss.
+        motion_weight: the flow loss of a latent value counts ``1 + motion_weight * c`` times, ``c`` its change from
+            the previous latent frame (the next, for the first), averaged over channels and normalised to mean 1 per
+            sample; images weigh 1 [inferred: not in the paper; the audio model's onset weighting, for motion].
     """
 
     name: str
@@ -144,6 +147,11 @@ class T2VRecipe:
     train: TrainConfig
     optim: OptimConfig
     val_times: tuple[float, ...] = (0.1, 0.3, 0.5, 0.7, 0.9)
+    motion_weight: float = 0.0
+
+    def __post_init__(self) -> None:
+        if not self.motion_weight >= 0:
+            raise ValueError(f"motion_weight must be >= 0, got {self.motion_weight}")
 
 
 Recipe = TAERecipe | T2VRecipe | CodecRecipe | AudioRecipe
@@ -317,6 +325,15 @@ def t2v_tiny_t2iv() -> T2VRecipe:
     )
 
 
+def t2v_tiny_t2iv_motion() -> T2VRecipe:
+    """Experiment: stage 3 fine-tuned with the flow loss weighted by latent change (``motion_weight=4``)."""
+    base = t2v_tiny_t2iv()
+    return replace(
+        base, name="t2v-tiny-t2iv-motion", motion_weight=4.0, stage=replace(base.stage, init_from="t2v-tiny-t2iv"),
+        description="experiment: stage 3 fine-tuned with the flow loss weighted by latent change (--init a stage 3)",
+    )
+
+
 def t2v_debug() -> T2VRecipe:
     """A seconds-long joint stage for tests: ``video_debug`` (byte-encoder text) on 32x32, 8-frame clips."""
     return T2VRecipe(
@@ -345,6 +362,7 @@ RECIPES: dict[str, Callable[[], Recipe]] = {
     "t2v-tiny-t2i-lowres": t2v_tiny_t2i_lowres,
     "t2v-tiny-t2iv-lowres": t2v_tiny_t2iv_lowres,
     "t2v-tiny-t2iv": t2v_tiny_t2iv,
+    "t2v-tiny-t2iv-motion": t2v_tiny_t2iv_motion,
     "t2v-debug": t2v_debug,
     "audio-codec-tiny": audio_codec_tiny_recipe,
     "audio-codec-tiny-mel": audio_codec_tiny_mel_recipe,

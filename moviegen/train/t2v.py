@@ -176,10 +176,24 @@ class T2VStep:
             generator=step_generator(seed, step, stream=_STREAM_FLOW), rows=rows,
         )
         text = model.encode_text(texts, fps=batch.fps, camera_motion=batch.camera)
+        weight = None
+        if self.recipe.motion_weight > 0 and x1.shape[2] > 1:
+            weight = motion_weights(x1, weight=self.recipe.motion_weight)
         out = flow_matching_loss(
-            lambda xt, t: model(xt, t_B=t, text=text), x1, path=self.path, t=t.to(x1.device), x0=x0.to(x1)
+            lambda xt, t: model(xt, t_B=t, text=text), x1, path=self.path, t=t.to(x1.device), x0=x0.to(x1),
+            loss_mask=weight,
         )
         return out.loss, {"dropped_texts": float((~keep).sum())}
+
+
+def motion_weights(x1_BCTHW: torch.Tensor, *, weight: float) -> torch.Tensor:
+    """``[B, 1, T, H, W]`` loss weights ``1 + weight * c`` (``T2VRecipe.motion_weight``): ``c`` is each latent
+    value's change from the previous frame (the next, for the first), channel-averaged, normalised to mean 1 and
+    capped at 10 (a small moving object would otherwise carry most of the loss)."""
+    change_BCtHW = (x1_BCTHW[:, :, 1:] - x1_BCTHW[:, :, :-1]).abs().mean(dim=1, keepdim=True)
+    change_B1THW = torch.cat([change_BCtHW[:, :, :1], change_BCtHW], dim=2).float()
+    mean_B = change_B1THW.flatten(1).mean(dim=1).clamp_min(1e-8)
+    return 1 + weight * (change_B1THW / mean_B[:, None, None, None, None]).clamp_max(10.0)
 
 
 class T2VValidation:

@@ -401,3 +401,21 @@ def test_tae_crops_are_whole_latents_or_single_frames():
     for t, h in ((4, 48), (16, 44)):
         with pytest.raises(ValueError, match=f"crop {t}x{h}x48 .* must divide by the TAE's compression 8x8x8"):
             replace(recipe, crop=CropConfig(frames=t, height=h, width=48))
+
+
+def test_motion_weights_follow_the_latent_change_between_frames():
+    from dataclasses import replace
+
+    from moviegen.train.recipes import get_recipe
+    from moviegen.train.t2v import motion_weights
+
+    x_BCTHW = torch.zeros(2, 3, 4, 2, 2)
+    x_BCTHW[0, :, 2:, 0, 0] = 1.0  # sample 0: one of 16 latent positions changes, into frame 2
+    x_BCTHW[1] = torch.arange(4.0)[None, :, None, None]  # sample 1: every position changes alike
+    w_B1THW = motion_weights(x_BCTHW, weight=4.0)
+    assert w_B1THW.shape == (2, 1, 4, 2, 2)
+    # a lone change is 16x the sample's mean change, capped at 10: weight 1 + 4 * 10; the rest weigh 1
+    assert w_B1THW[0, 0, 2, 0, 0] == 41.0 and int((w_B1THW[0] == 1.0).sum()) == 15
+    torch.testing.assert_close(w_B1THW[1], torch.full_like(w_B1THW[1], 5.0))  # uniform change: 1 + 4 everywhere
+    with pytest.raises(ValueError, match="motion_weight must be >= 0"):
+        replace(get_recipe("t2v-debug"), motion_weight=-1.0)
