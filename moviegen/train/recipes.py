@@ -135,8 +135,9 @@ class T2VRecipe:
         optim: optimizer settings.
         val_times: the fixed flow times of the deterministic validation loss.
         motion_weight: the flow loss of a latent value counts ``1 + motion_weight * c`` times, ``c`` its change from
-            the previous latent frame (the next, for the first), averaged over channels and normalised to mean 1 per
-            sample; images weigh 1 [inferred: not in the paper; the audio model's onset weighting, for motion].
+            the previous latent frame (the next, for the first), averaged over channels, normalised to mean 1 per
+            sample and capped at 10; images weigh 1; the validation loss stays unweighted [inferred: not in the
+            paper; the audio model's onset weighting, for motion].
     """
 
     name: str

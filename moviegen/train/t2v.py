@@ -190,8 +190,8 @@ def motion_weights(x1_BCTHW: torch.Tensor, *, weight: float) -> torch.Tensor:
     """``[B, 1, T, H, W]`` loss weights ``1 + weight * c`` (``T2VRecipe.motion_weight``): ``c`` is each latent
     value's change from the previous frame (the next, for the first), channel-averaged, normalised to mean 1 and
     capped at 10 (a small moving object would otherwise carry most of the loss)."""
-    change_BCtHW = (x1_BCTHW[:, :, 1:] - x1_BCTHW[:, :, :-1]).abs().mean(dim=1, keepdim=True)
-    change_B1THW = torch.cat([change_BCtHW[:, :, :1], change_BCtHW], dim=2).float()
+    change_B1tHW = (x1_BCTHW[:, :, 1:] - x1_BCTHW[:, :, :-1]).abs().mean(dim=1, keepdim=True)
+    change_B1THW = torch.cat([change_B1tHW[:, :, :1], change_B1tHW], dim=2).float()
     mean_B = change_B1THW.flatten(1).mean(dim=1).clamp_min(1e-8)
     return 1 + weight * (change_B1THW / mean_B[:, None, None, None, None]).clamp_max(10.0)
 
