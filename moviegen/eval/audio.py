@@ -186,15 +186,13 @@ def evaluate_audio(
     progress: bool = False,
 ) -> AudioEvalResult:
     """All three measures (see the module docstring); ``steps`` and ``guidance_scale`` None: the checkpoint's."""
-    sampling = {"steps": steps, "guidance_scale": guidance_scale}
-    tolerance = 1.0 / pipeline.cfg.frame_rate
     flow = pipeline.defaults.flow
-    result = AudioEvalResult(
-        sampling={
-            "steps": flow.num_steps if steps is None else steps,
-            "guidance_scale": flow.guidance_scale if guidance_scale is None else guidance_scale,
-        }
-    )
+    sampling = {  # resolved once: every measure samples with these, and the result records them
+        "steps": flow.num_steps if steps is None else steps,
+        "guidance_scale": flow.guidance_scale if guidance_scale is None else guidance_scale,
+    }
+    tolerance = 1.0 / pipeline.cfg.frame_rate
+    result = AudioEvalResult(sampling=dict(sampling))
     entries = heldout_impact_videos(data_dir, num=num)
     result.sync, result.sync_reference, result.rows = evaluate_sync(
         pipeline, entries, tolerance_s=tolerance, seed=seed, progress=progress, **sampling

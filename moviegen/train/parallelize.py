@@ -197,7 +197,8 @@ class ContextParallelTokens(TokenShards):
                 f"{length} tokens do not split over cp={self.size} x tp={self.tp} ranks; choose a latent size whose "
                 f"token count divides by {self.size * self.tp}"
             )
-        start, part = self.rank * (length // self.size), length // self.size
+        part = length // self.size
+        start = self.rank * part
         per_token_BLX = None if per_token_BLX is None else per_token_BLX.narrow(1, start, part)
         return x_BLD.narrow(1, start, part), pos_LD.narrow(0, start, part), per_token_BLX
 
