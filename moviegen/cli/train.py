@@ -16,6 +16,7 @@ Run a training recipe (SPEC 5). Recipes are presets (`moviegen train --list`):
   t2v-tiny-t2i-lowres      text-to-video stage 1/3: text-to-image warm-up at 64 px
   t2v-tiny-t2iv-lowres     stage 2/3: joint images + videos at 64 px      (--init a stage-1 run)
   t2v-tiny-t2iv            stage 3/3: joint images + videos at 128 px     (--init a stage-2 run)
+  t2v-tiny-t2iv-shifted    experiment: stage 3 continued with training times moved to the noise end (--init a stage 3)
   t2v-tiny-t2iv-motion     experiment: stage 3 fine-tuned with the loss weighted by latent change (--init a stage 3)
   audio-codec-tiny         Movie Gen Audio's DAC-VAE: 16 kHz -> 25 Hz latents, on 0.48 s crops of the data's sound
   audio-codec-tiny-mel     codec phase 2: adds the multi-scale log-mel loss (--init an audio-codec-tiny run)
@@ -117,6 +118,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
         resume=args.resume,
         seed=args.seed,
         uniform_t=args.uniform_t,
+        logit_mean=args.logit_mean,
         progress=not args.no_progress,
         parallel=parallel,
     )
@@ -200,6 +202,11 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--uniform-t", type=float, metavar="P",
         help="flow-matching recipes: draw this fraction of the training times uniformly instead of logit-normal, so "
         "the ends of the path near noise and near data train too (default 0, as the paper)",
+    )
+    train.add_argument(
+        "--logit-mean", type=float, metavar="M",
+        help="flow-matching recipes: the mean of the logit-normal training times (default 0, as the paper); "
+        "negative moves training toward the noise end (t = 0), where a sample's layout is decided",
     )
     train.add_argument("--no-progress", action="store_true", help="no progress bars")
     par = train.add_argument_group(

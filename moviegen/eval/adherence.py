@@ -174,7 +174,8 @@ def evaluate_adherence(
             "seed": seed + i,
             "expected": {"colour": case.colour, "shape": case.shape.value, "motion": case.motion.value},
             "detected": [
-                {"colour": o.colour, "shape": o.shape.value, "motion": o.motion.value, "area": round(o.area, 5)}
+                {"colour": o.colour, "shape": o.shape.value, "motion": o.motion.value, "area": round(o.area, 5),
+                 "max_step": round(o.max_step, 4)}
                 for o in analysis.objects
             ],
             "background": analysis.background,

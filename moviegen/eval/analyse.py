@@ -100,6 +100,16 @@ class ObjectAnalysis:
     area: float
     track: tuple[TrackPoint, ...] = field(repr=False)
 
+    @property
+    def max_step(self) -> float:
+        """The largest centroid move from one tracked frame to the next, per frame, as a fraction of the frame
+        (0 for a track of one point). A coherent world object moves at most a few hundredths a frame; an object
+        that vanishes and reappears elsewhere jumps by a tenth or more."""
+        steps = [
+            float(np.hypot(b.x - a.x, b.y - a.y)) / (b.frame - a.frame) for a, b in zip(self.track, self.track[1:])
+        ]
+        return max(steps, default=0.0)
+
 
 @dataclass(frozen=True, kw_only=True)
 class VideoAnalysis:

@@ -41,6 +41,7 @@ class TrainRequest:
     resume: bool = False
     seed: int | None = None
     uniform_t: float | None = None
+    logit_mean: float | None = None
     progress: bool = True
     parallel: ParallelConfig = ParallelConfig()
 
@@ -77,7 +78,9 @@ def check_run_dir(run_dir: Path, *, recipe: str, resume: bool) -> None:
 
 
 # Flags a resumed run takes from its run.json when they are left out. --steps may change (to extend a run).
-RESUMED_FLAGS = ("tae", "codec", "latents", "batch_size", "lr", "bf16", "seed", "uniform_t", "steps")
+RESUMED_FLAGS = (
+    "tae", "codec", "latents", "batch_size", "lr", "bf16", "seed", "uniform_t", "logit_mean", "steps",
+)
 
 
 def with_stored_flags(request: TrainRequest) -> TrainRequest:
@@ -133,6 +136,7 @@ def run_training(request: TrainRequest) -> TrainResult:
     recipe = with_overrides(
         get_recipe(request.recipe), steps=request.steps, batch_size=request.batch_size, lr=request.lr,
         bf16=request.bf16 or None, seed=request.seed, uniform_t=request.uniform_t,
+        logit_mean=request.logit_mean,
     )
     if not request.data_dir.is_dir():
         raise ValueError(

@@ -105,6 +105,17 @@ def test_exact_cases(shape, motion):
     assert [(o.colour, o.shape, o.motion) for o in analysis.objects] == [("white", shape, motion)]
 
 
+def test_max_step_is_small_for_a_world_object_and_large_when_it_jumps():
+    frames = render_case("red", Shape.SQUARE, Motion.RIGHT, background="navy")
+    steady = analyse_video(frames).objects[0]
+    assert 0 < steady.max_step < 0.05
+    # the second half of the clip shifted by a quarter of the frame: the object jumps once
+    jumped = frames.copy()
+    jumped[8:] = np.roll(frames[8:], 16, axis=1)
+    found = analyse_video(jumped).find("red")
+    assert found is not None and found.max_step > steady.max_step + 0.2
+
+
 def _blur_and_noise(frames_THWC: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """A rough stand-in for a generated clip: Gaussian blur (sigma 1) and pixel noise (std 6)."""
     x = torch.from_numpy(frames_THWC).float().permute(0, 3, 1, 2)
@@ -188,6 +199,8 @@ def test_adherence_scores_ground_truth_high_and_wrong_colour_zero():
     assert all(result.scores["all"][axis] >= 0.9 for axis in ("colour", "shape", "motion", "joint")), result.scores
     assert [r["camera_motion"] for r in right.requests] == [Camera.STATIC] * len(cases)
     assert [r["seed"] for r in right.requests] == list(range(len(cases)))
+    steps = [row["detected"][0]["max_step"] for row in result.rows if row["expected"]["motion"] != "bounces"]
+    assert steps and max(steps) < 0.05  # rendered objects move steadily
 
     # every colour swapped for another: colour fails everywhere, shape and motion are still judged on the object
     colours = list(OBJECT_COLOURS)

@@ -388,6 +388,10 @@ def test_recipes_are_valid_and_overridable():
     assert with_overrides(get_recipe("audio-debug"), uniform_t=0.5).flow.uniform_fraction == 0.5
     with pytest.raises(ValueError, match="--uniform-t applies to the flow-matching recipes .* not 'tae-tiny'"):
         with_overrides(get_recipe("tae-tiny"), uniform_t=0.2)
+    shifted = with_overrides(get_recipe("t2v-debug"), logit_mean=-1.0, uniform_t=0.1)
+    assert (shifted.flow.logit_mean, shifted.flow.uniform_fraction) == (-1.0, 0.1)
+    with pytest.raises(ValueError, match="--logit-mean applies to the flow-matching recipes .* not 'tae-tiny'"):
+        with_overrides(get_recipe("tae-tiny"), logit_mean=-1.0)
 
 
 def test_tae_crops_are_whole_latents_or_single_frames():

@@ -152,7 +152,8 @@ def test_export_rejects_a_tae_run(world, tmp_path):
 def test_resume_keeps_the_flags_the_run_started_with(world, tae_file, tmp_path, capsys):
     run_dir = tmp_path / "t2v"
     first = ["train", "t2v-debug", "--data", str(world), "-o", str(run_dir), "--no-progress"]
-    started = ["--tae", str(tae_file), "--steps", "2", "--lr", "2e-3", "--seed", "5", "--uniform-t", "0.25"]
+    started = ["--tae", str(tae_file), "--steps", "2", "--lr", "2e-3", "--seed", "5", "--uniform-t", "0.25",
+               "--logit-mean", "-0.5"]
     assert main([*first, *started]) == 0
     # A contradicting flag is refused, naming both values; nothing is trained.
     assert main([*first, "--resume", "--lr", "1e-3"]) == 2
@@ -162,12 +163,13 @@ def test_resume_keeps_the_flags_the_run_started_with(world, tae_file, tmp_path, 
     # A flag the run started without is refused too: it would hold for this stretch only.
     assert main([*first, "--resume", "--bf16"]) == 2
     assert "the run started without --bf16" in capsys.readouterr().err
-    # Left-out flags (--tae, --lr, --seed, --uniform-t) come from run.json; --steps may extend the run.
+    # Left-out flags (--tae, --lr, --seed, --uniform-t, --logit-mean) come from run.json; --steps may extend the run.
     assert main([*first, "--resume", "--steps", "3"]) == 0
     resumed = load_checkpoint(run_dir)
     assert resumed.step == 3
     assert resumed.trainer_state["run"]["args"]["lr"] == 2e-3 and resumed.trainer_state["run"]["args"]["seed"] == 5
     assert resumed.trainer_state["run"]["config"]["flow"]["uniform_fraction"] == 0.25
+    assert resumed.trainer_state["run"]["config"]["flow"]["logit_mean"] == -0.5
 
 
 def test_decoder_only_tae_phase_keeps_the_latent_space(world, tmp_path):
