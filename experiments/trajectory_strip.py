@@ -27,7 +27,6 @@ from PIL import Image
 from moviegen.data.latent_cache import LatentDataset
 from moviegen.eval.analyse import analyse_video
 from moviegen.flow import OTPath, guided_velocity_fn, solve_ode
-from moviegen.text import TextEmbeddings
 from moviegen.video import load_video_checkpoint
 from moviegen.video.pipeline import VideoPipeline
 
@@ -49,8 +48,7 @@ def renoise_rows(pipe: VideoPipeline, latents: str, *, clip: int, guidance: floa
     print(f"clip {sample.id}: {sample.prompts[0]!r}")
     x1 = pipe.cfg.tae.normalize_latent(sample.mean_CTHW[None])
     model = pipe.model
-    paired = TextEmbeddings.cat([model.encode_text([p], fps=sample.fps, camera_motion="static")
-                                 for p in (sample.prompts[0], "")])
+    paired = model.encode_text([sample.prompts[0], ""], fps=sample.fps, camera_motion="static")  # cond, uncond
     velocity_fn = guided_velocity_fn(lambda x, t: model(x, t_B=t, text=paired), scale=guidance)
     x0 = torch.randn(x1.shape, generator=torch.Generator().manual_seed(seed))
     num_frames = sample.bucket.num_frames
