@@ -424,15 +424,15 @@ def with_overrides(
     train = replace(train, **{k: v for k, v in updates.items() if v is not None})
     optim = recipe.optim if lr is None else replace(recipe.optim, lr=lr, min_lr=min(recipe.optim.min_lr, lr))
     recipe = replace(recipe, train=train, optim=optim)
-    flow_updates = {"uniform_fraction": uniform_t, "logit_mean": logit_mean}
-    flags = {"uniform_fraction": "--uniform-t", "logit_mean": "--logit-mean"}
-    for key, value in flow_updates.items():
-        if value is None:
-            continue
-        if not isinstance(recipe, (T2VRecipe, AudioRecipe)):
-            raise ValueError(
-                f"{flags[key]} applies to the flow-matching recipes (t2v-*, audio-tiny, audio-debug), not "
-                f"{recipe.name!r}"
-            )
-        recipe = replace(recipe, flow=replace(recipe.flow, **{key: value}))
+    flow_flags = {"--uniform-t": ("uniform_fraction", uniform_t), "--logit-mean": ("logit_mean", logit_mean)}
+    flow_updates = {key: value for key, value in flow_flags.values() if value is not None}
+    if flow_updates and not isinstance(recipe, (T2VRecipe, AudioRecipe)):
+        given = [flag for flag, (_, value) in flow_flags.items() if value is not None]
+        verb = "applies" if len(given) == 1 else "apply"
+        raise ValueError(
+            f"{' and '.join(given)} {verb} to the flow-matching recipes (t2v-*, audio-tiny, audio-debug), not "
+            f"{recipe.name!r}"
+        )
+    if flow_updates:
+        recipe = replace(recipe, flow=replace(recipe.flow, **flow_updates))
     return recipe
