@@ -1,6 +1,6 @@
 """Why is the text-to-video model's motion at chance? (issue 3: the adherence target; an experiment, not core code)
 
-Four readings, all cheap on a CPU:
+Five readings, all cheap on a CPU:
 
 1. **The text.** The checkpoint's text stack encodes one prompt per motion (colour, shape and background fixed),
    one per colour and one per shape; the cosine of their mean projected tokens (the width the DiT cross-attends
@@ -16,12 +16,18 @@ Four readings, all cheap on a CPU:
    motion (moves left/right/up/down, static camera), noised at t = 0.1, 0.2, 0.3 (the noise end, where the prompt
    matters most), in their true frame order and reversed, captions kept. Reversed, such a clip contradicts its
    caption, so a model that follows the caption's direction scores it worse; ratio 1 means it does not (or cannot
-   tell which frame comes first).
+   tell which frame comes first). ``--overfit N`` then trains the transformer on those clips alone for N steps
+   and reads the order again: whether it can learn the clips' direction at all.
+5. **Direction** (adherence outputs with ``displacement``): whatever motion the judge names, does the object of
+   a move prompt end up on the prompt's side of where it started (chance: half), and how many objects grow by the
+   judge's ratio (which it reads as *grows* before any other motion)?
 
     python experiments/motion_probe.py --checkpoint moviegen/assets/video-tiny
     python experiments/motion_probe.py --eval runs/eval-adherence/eval.json runs/eval-adherence-s100/eval.json
     python experiments/motion_probe.py --eval runs/eval-tae/eval.json
     python experiments/motion_probe.py --checkpoint moviegen/assets/video-tiny --latents runs/world/latents/ID
+    python experiments/motion_probe.py --checkpoint moviegen/assets/video-tiny --latents runs/world/latents/ID \
+        --overfit 1000
 """
 
 import argparse
@@ -34,6 +40,8 @@ import torch
 TEMPLATE = "a {colour} {shape} {motion} on a gray background"
 FIXED = {"colour": "red", "shape": "circle", "motion": "moves left"}
 COHERENT_STEP = 0.05
+# unit directions (x right, y down) of the move prompts
+DIRECTIONS = {"moves left": (-1, 0), "moves right": (1, 0), "moves up": (0, -1), "moves down": (0, 1)}
 ORDER_TIMES = (0.1, 0.2, 0.3)
 
 
@@ -94,53 +102,126 @@ def confusion_report(paths: list[str]) -> None:
             print(f"  {e:12s} -> " + ", ".join(f"{d} {n}" for d, n in sorted(found.items(), key=lambda x: -x[1])))
 
 
-def order_report(checkpoint: str, latents: str, *, num: int = 16) -> None:
+def directional_clips(latents: str, *, num: int = 16) -> list:
+    """Up to ``num`` cached 2 s static-camera clips whose caption names a directional motion (any split)."""
     from moviegen.data.latent_cache import LatentDataset
-    from moviegen.flow import OTPath, flow_matching_loss
-    from moviegen.video import load_video_checkpoint
 
-    loaded = load_video_checkpoint(checkpoint)
-    model, cfg = loaded.model, loaded.cfg
     data = LatentDataset(latents)
-    directional = ("moves left", "moves right", "moves up", "moves down")
     picked = [i for i, r in enumerate(data.records) if r["camera"] == "static" and r["bucket"].endswith("x32")
-              and any(m in r["caption"] for m in directional)][:num]
+              and any(m in r["caption"] for m in DIRECTIONS)][:num]
     if not picked:
         raise SystemExit(f"no static-camera clip with a directional motion in {latents}")
-    samples = [data.load(i) for i in picked]
+    return [data.load(i) for i in picked]
+
+
+def order_losses(model, cfg, samples: list, *, times=ORDER_TIMES) -> tuple[float, float]:
+    """Mean flow loss of the clips at ``times`` (fixed noise) in true and in reversed frame order."""
+    from moviegen.flow import OTPath, flow_matching_loss
+
     by_shape = collections.defaultdict(list)
     for sample in samples:
         by_shape[tuple(sample.mean_CTHW.shape)].append(sample)
-    losses = {"true": [], "reversed": []}
+    losses = {"true": 0.0, "reversed": 0.0}
     with torch.no_grad():
         for group in by_shape.values():
             x1 = cfg.tae.normalize_latent(torch.stack([s.mean_CTHW for s in group]))
-            cameras = [s.camera for s in group]
-            text = model.encode_text([s.caption for s in group], fps=group[0].fps, camera_motion=cameras)
-            for k, t_value in enumerate(ORDER_TIMES):
+            text = model.encode_text([s.caption for s in group], fps=group[0].fps,
+                                     camera_motion=[s.camera for s in group])
+            for k, t_value in enumerate(times):
                 x0 = torch.randn(x1.shape, generator=torch.Generator().manual_seed(k))
                 t = torch.full((x1.shape[0],), t_value)
                 for order, x in (("true", x1), ("reversed", x1.flip(2))):
                     out = flow_matching_loss(lambda xt, tt: model(xt, t_B=tt, text=text), x, path=OTPath(), t=t, x0=x0)
-                    losses[order].append(float(out.loss) * len(group))
-    true, rev = sum(losses["true"]), sum(losses["reversed"])
-    n = len(ORDER_TIMES) * len(samples)
+                    losses[order] += float(out.loss) * len(group)
+    n = len(times) * len(samples)
+    return losses["true"] / n, losses["reversed"] / n
+
+
+def order_report(checkpoint: str, latents: str, *, num: int = 16, overfit_steps: int = 0) -> None:
+    from moviegen.video import load_video_checkpoint
+
+    loaded = load_video_checkpoint(checkpoint)
+    model, cfg = loaded.model, loaded.cfg
+    samples = directional_clips(latents, num=num)
+    true, rev = order_losses(model, cfg, samples)
     print(f"\nframe order ({len(samples)} clips with a directional motion, t = {ORDER_TIMES}): flow loss true "
-          f"{true / n:.4f}, reversed {rev / n:.4f}, ratio {rev / true:.3f}")
+          f"{true:.4f}, reversed {rev:.4f}, ratio {rev / true:.3f}")
+    if overfit_steps:
+        overfit(model, cfg, samples, steps=overfit_steps)
+        true, rev = order_losses(model, cfg, samples)
+        print(f"after {overfit_steps} steps on these clips alone (true order): flow loss true {true:.4f}, reversed "
+              f"{rev:.4f}, ratio {rev / true:.3f}")
+
+
+def overfit(model, cfg, samples: list, *, steps: int, batch_size: int = 4, lr: float = 1e-4) -> None:
+    """Train the transformer on the clips alone, in true order with their captions, times uniform in [0, 0.5] (the
+    noise half, where the caption decides the layout): can it learn their direction at all?"""
+    from moviegen.flow import OTPath, flow_matching_loss
+
+    generator = torch.Generator().manual_seed(0)
+    by_shape = collections.defaultdict(list)
+    for sample in samples:
+        by_shape[tuple(sample.mean_CTHW.shape)].append(sample)
+    model.train()
+    optimizer = torch.optim.AdamW([p for p in model.dit.parameters() if p.requires_grad], lr=lr, weight_decay=0.0)
+    for _ in range(steps):
+        # one bucket per batch, chosen in proportion to its clips
+        pick = samples[int(torch.randint(len(samples), (1,), generator=generator))]
+        group = by_shape[tuple(pick.mean_CTHW.shape)]
+        batch = [group[int(i)] for i in torch.randperm(len(group), generator=generator)[:batch_size]]
+        x1 = cfg.tae.normalize_latent(torch.stack([s.mean_CTHW for s in batch]))
+        with torch.no_grad():
+            text = model.encode_text([s.caption for s in batch], fps=batch[0].fps,
+                                     camera_motion=[s.camera for s in batch])
+        t = 0.5 * torch.rand(len(batch), generator=generator)
+        x0 = torch.randn(x1.shape, generator=generator)
+        loss = flow_matching_loss(lambda xt, tt: model(xt, t_B=tt, text=text), x1, path=OTPath(), t=t, x0=x0).loss
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    model.eval()
+
+
+def judged_objects(paths: list[str]) -> list[tuple[str, dict]]:
+    """(expected motion, judged object) of every adherence row with a detection: the object of the prompt's colour,
+    else the largest (as the judge picks it)."""
+    judged = []
+    for path in paths:
+        for row in json.loads(Path(path).read_text()).get("adherence", {}).get("rows", []):
+            if row["detected"]:
+                obj = next((o for o in row["detected"] if o["colour"] == row["expected"]["colour"]), row["detected"][0])
+                judged.append((row["expected"]["motion"], obj))
+    return judged
 
 
 def coherence_report(paths: list[str]) -> None:
-    steps = []
-    for path in paths:
-        for row in json.loads(Path(path).read_text()).get("adherence", {}).get("rows", []):
-            if row["expected"]["motion"] == "bounces" or not row["detected"] or "max_step" not in row["detected"][0]:
-                continue
-            judged = next((o for o in row["detected"] if o["colour"] == row["expected"]["colour"]), row["detected"][0])
-            steps.append(judged["max_step"])
+    steps = [obj["max_step"] for motion, obj in judged_objects(paths) if motion != "bounces" and "max_step" in obj]
     if steps:
         coherent = sum(step <= COHERENT_STEP for step in steps)
         print(f"\ncoherence: {coherent} of {len(steps)} judged objects (bouncing prompts excluded) move at most "
               f"{COHERENT_STEP} of the frame per frame; median largest step {sorted(steps)[len(steps) // 2]:.3f}")
+
+
+def direction_report(paths: list[str]) -> None:
+    """Does the object go the prompt's way at all, whatever the verdict? The judged object's net displacement
+    (adherence rows with ``displacement``) along the direction of a move prompt: with no use of the direction word,
+    about half point the right way. Also how many judged objects of every prompt end at least ``grow_ratio`` times
+    their starting area, which the judge reads as *grows* before any other motion."""
+    from moviegen.eval import AnalyserConfig
+
+    move_threshold, grow_ratio = AnalyserConfig().move_threshold, AnalyserConfig().grow_ratio
+    judged = [(motion, obj) for motion, obj in judged_objects(paths) if "displacement" in obj]
+    moves = [(motion, obj) for motion, obj in judged if motion in DIRECTIONS]
+    if not judged:
+        return
+    along = [sum(a * b for a, b in zip(DIRECTIONS[motion], obj["displacement"])) for motion, obj in moves]
+    right_way = sum(a > 0 for a in along)
+    far = sum(a >= move_threshold for a in along)
+    grown = sum(obj["growth"] >= grow_ratio for _, obj in judged)
+    print(f"\ndirection: {right_way} of {len(moves)} move prompts' objects go the prompt's way (chance: half), "
+          f"{far} by at least {move_threshold} of the frame; median move along it {sorted(along)[len(along) // 2]:+.3f}"
+          if moves else "\ndirection: no move prompts")
+    print(f"growth: {grown} of {len(judged)} judged objects end >= {grow_ratio}x their starting area")
 
 
 def main() -> None:
@@ -148,6 +229,8 @@ def main() -> None:
     parser.add_argument("--checkpoint", help="a video checkpoint: compare how distinctly its text encodes each axis")
     parser.add_argument("--latents", help="with --checkpoint: a latent cache (the world's latents/ID folder) for the "
                         "frame-order reading")
+    parser.add_argument("--overfit", type=int, default=0, metavar="STEPS",
+                        help="with --latents: then train on those clips alone for STEPS and read the order again")
     parser.add_argument("--eval", nargs="+", default=[],
                         help="adherence or tae eval.json files: expected vs detected motion")
     args = parser.parse_args()
@@ -156,10 +239,11 @@ def main() -> None:
     if args.checkpoint:
         text_report(args.checkpoint)
         if args.latents:
-            order_report(args.checkpoint, args.latents)
+            order_report(args.checkpoint, args.latents, overfit_steps=args.overfit)
     if args.eval:
         confusion_report(args.eval)
         coherence_report(args.eval)
+        direction_report(args.eval)
 
 
 if __name__ == "__main__":

@@ -12,7 +12,7 @@ import torch
 from torch import nn
 
 from moviegen.configs.geometry import VideoGeometry, video_geometry
-from moviegen.dit.config import DiTConfig, dit_1b, dit_5b, dit_30b, dit_debug, dit_tiny
+from moviegen.dit.config import DiTConfig, dit_1b, dit_5b, dit_30b, dit_debug, dit_small, dit_tiny
 from moviegen.tae.config import TAEConfig, tae_16ch, tae_32ch, tae_debug, tae_tiny
 from moviegen.text.config import TextStackConfig, text_debug, text_paper, text_tiny
 
@@ -68,6 +68,11 @@ def video_debug() -> MovieGenVideoConfig:
 
 def video_tiny() -> MovieGenVideoConfig:
     return MovieGenVideoConfig(tae=tae_tiny(), dit=dit_tiny(), text=text_tiny())
+
+
+def video_small() -> MovieGenVideoConfig:
+    """``video_tiny`` with the wider, deeper :func:`dit_small` transformer (same TAE, text stack and tables)."""
+    return MovieGenVideoConfig(tae=tae_tiny(), dit=dit_small(), text=text_tiny())
 
 
 def video_1b() -> MovieGenVideoConfig:
@@ -180,6 +185,7 @@ def _all_presets() -> dict[str, Preset]:
         _tae_preset("tae-32ch", tae_32ch, "paper-width TAE with 32 latent channels (ANCHORS 5)"),
         _video("video-debug", video_debug, "transformer for unit tests: 2 layers, width 64"),
         _video("video-tiny", video_tiny, "transformer of the embedded default: 6 layers, width 256"),
+        _video("video-small", video_small, "experiment: 8 layers, width 384, on the embedded default's TAE and text"),
         _video("video-1b", video_1b, "1B transformer: 24 layers, width 1536 [inferred dims]"),
         _video("video-5b", video_5b, "5B ablation transformer: 32 layers, width 3072 (SPEC 5.5)"),
         _video("video-30b", video_30b, "Movie Gen Video 30B: 48 layers, width 6144, FFN 16384, 48 heads"),

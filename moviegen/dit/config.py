@@ -101,6 +101,12 @@ def dit_tiny() -> DiTConfig:
     return DiTConfig(dim=256, num_layers=6, num_heads=4, ffn_dim=640, max_t=8, max_h=16, max_w=16, qk_norm=True)
 
 
+def dit_small() -> DiTConfig:
+    """A step up from :func:`dit_tiny` on the same tables: 8 layers, width 384 (3x the parameters, about 2.6x a
+    training step on the 2-core CPU) [inferred: the issue-3 experiment of whether capacity limits adherence]."""
+    return DiTConfig(dim=384, num_layers=8, num_heads=6, ffn_dim=1024, max_t=8, max_h=16, max_w=16, qk_norm=True)
+
+
 def dit_1b() -> DiTConfig:
     """1B-class backbone [inferred: S1's 1B configuration, SPEC 2.2]."""
     return DiTConfig(dim=1536, num_layers=24, num_heads=16, ffn_dim=4096)

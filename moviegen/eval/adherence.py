@@ -175,7 +175,8 @@ def evaluate_adherence(
             "expected": {"colour": case.colour, "shape": case.shape.value, "motion": case.motion.value},
             "detected": [
                 {"colour": o.colour, "shape": o.shape.value, "motion": o.motion.value, "area": round(o.area, 5),
-                 "max_step": round(o.max_step, 4)}
+                 "max_step": round(o.max_step, 4), "displacement": [round(d, 4) for d in o.displacement],
+                 "growth": round(o.growth, 3)}
                 for o in analysis.objects
             ],
             "background": analysis.background,

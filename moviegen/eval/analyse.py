@@ -89,6 +89,18 @@ class TrackPoint:
     area: float
 
 
+def track_ends(track: tuple[TrackPoint, ...]) -> tuple[TrackPoint, TrackPoint]:
+    """Where a track starts and ends: medians of x, y and area over its first and last eighth (at least one point
+    each), so a few bad frames do not decide a direction. Frame numbers are those of the first and last points."""
+    k = max(1, len(track) // 8)
+
+    def median(points: tuple[TrackPoint, ...], frame: int) -> TrackPoint:
+        x, y, area = np.median(np.array([(p.x, p.y, p.area) for p in points]), axis=0)
+        return TrackPoint(frame=frame, x=float(x), y=float(y), area=float(area))
+
+    return median(track[:k], track[0].frame), median(track[-k:], track[-1].frame)
+
+
 @dataclass(frozen=True, kw_only=True)
 class ObjectAnalysis:
     """One detected object: its palette colour, shape, motion, mean area fraction, and its per-frame track (only
@@ -109,6 +121,19 @@ class ObjectAnalysis:
             float(np.hypot(b.x - a.x, b.y - a.y)) / (b.frame - a.frame) for a, b in zip(self.track, self.track[1:])
         ]
         return max(steps, default=0.0)
+
+    @property
+    def displacement(self) -> tuple[float, float]:
+        """Net centroid move (dx, dy) from the start to the end of the track (:func:`track_ends`), as fractions of
+        the frame (y grows downwards): a move's direction even when another motion rule decided the verdict."""
+        start, end = track_ends(self.track)
+        return end.x - start.x, end.y - start.y
+
+    @property
+    def growth(self) -> float:
+        """End over start area (:func:`track_ends`); the *grows* verdict needs ``grow_ratio`` or more."""
+        start, end = track_ends(self.track)
+        return end.area / start.area
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -320,19 +345,15 @@ def classify_motion(track: tuple[TrackPoint, ...], *, silhouette_change: float, 
     """The motion word for a track (rules in the module docstring)."""
     if len(track) < 2:
         return Motion.STILL
-    x = np.array([p.x for p in track])
     y = np.array([p.y for p in track])
-    area = np.array([p.area for p in track])
-    k = max(1, len(track) // 8)
-    start_x, end_x = np.median(x[:k]), np.median(x[-k:])
-    start_y, end_y = np.median(y[:k]), np.median(y[-k:])
-    if np.median(area[-k:]) >= cfg.grow_ratio * np.median(area[:k]):
+    start, end = track_ends(track)
+    if end.area >= cfg.grow_ratio * start.area:
         return Motion.GROW
     fall = y - np.minimum.accumulate(y)  # how far each point lies below the highest point before it
     rise = y - np.minimum.accumulate(y[::-1])[::-1]  # ... and above the highest point after it
     if float(np.minimum(fall, rise).max()) >= cfg.bounce_threshold:
         return Motion.BOUNCE
-    dx, dy = end_x - start_x, end_y - start_y
+    dx, dy = end.x - start.x, end.y - start.y
     if max(abs(dx), abs(dy)) >= cfg.move_threshold:
         if abs(dx) >= abs(dy):
             return Motion.RIGHT if dx > 0 else Motion.LEFT

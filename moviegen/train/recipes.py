@@ -18,7 +18,7 @@ measurements); ``--steps``, ``--batch-size`` and ``--lr`` override them.
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
-from moviegen.configs.presets import MovieGenVideoConfig, video_debug, video_tiny
+from moviegen.configs.presets import MovieGenVideoConfig, video_debug, video_small, video_tiny
 from moviegen.data.buckets import BucketConfig, buckets_tiny, buckets_tiny_lowres
 from moviegen.data.loader import TextMode
 from moviegen.flow.config import FlowConfig
@@ -272,14 +272,14 @@ def _t2v_train(steps: int, *, batch_size: int) -> TrainConfig:
     )
 
 
-def t2v_tiny_t2i_lowres() -> T2VRecipe:
-    """Stage 1: text-to-image at half resolution (64 px buckets), temporal table of 1 row, spatial tables of 8."""
-    # Half of dit_tiny's 16-row spatial tables: the next stages expand them 2x (8 -> 16), as the paper grows its
+def _t2i_lowres(video: MovieGenVideoConfig, *, size: str) -> T2VRecipe:
+    """Stage 1 of ``video``: text-to-image at half resolution (64 px buckets), temporal table of 1 row, spatial 8."""
+    # Half of the tiny tables' 16 spatial rows: the next stages expand them 2x (8 -> 16), as the paper grows its
     # tables between stages (SPEC 2.3). A 64x64 image is 4x4 tokens, 80x48 is 5x3.
     return T2VRecipe(
-        name="t2v-tiny-t2i-lowres",
-        description="video-tiny stage 1/3: text-to-image warm-up on 64 px images (SPEC 5.1)",
-        video=_with_tables(video_tiny(), max_t=1, max_h=8, max_w=8),
+        name=f"t2v-{size}-t2i-lowres",
+        description=f"video-{size} stage 1/3: text-to-image warm-up on 64 px images (SPEC 5.1)",
+        video=_with_tables(video, max_t=1, max_h=8, max_w=8),
         flow=FlowConfig(),
         stage=Stage(name="t2i-lowres", buckets=buckets_tiny_lowres(), images_only=True),
         train=_t2v_train(600, batch_size=8),
@@ -287,27 +287,27 @@ def t2v_tiny_t2i_lowres() -> T2VRecipe:
     )
 
 
-def t2v_tiny_t2iv_lowres() -> T2VRecipe:
-    """Stage 2: joint images + videos at 64 px; the temporal table grows 1 -> 8 rows (4 s at 16 fps)."""
+def _t2iv_lowres(video: MovieGenVideoConfig, *, size: str) -> T2VRecipe:
+    """Stage 2 of ``video``: joint images + videos at 64 px; the temporal table grows 1 -> 8 rows (4 s at 16 fps)."""
     return T2VRecipe(
-        name="t2v-tiny-t2iv-lowres",
-        description="video-tiny stage 2/3: joint text-to-image/video at 64 px, init from stage 1 (--init)",
-        video=_with_tables(video_tiny(), max_t=8, max_h=8, max_w=8),
+        name=f"t2v-{size}-t2iv-lowres",
+        description=f"video-{size} stage 2/3: joint text-to-image/video at 64 px, init from stage 1 (--init)",
+        video=_with_tables(video, max_t=8, max_h=8, max_w=8),
         flow=FlowConfig(),
         stage=Stage(
-            name="t2iv-lowres", buckets=buckets_tiny_lowres(), image_ratio=0.25, init_from="t2v-tiny-t2i-lowres"
+            name="t2iv-lowres", buckets=buckets_tiny_lowres(), image_ratio=0.25, init_from=f"t2v-{size}-t2i-lowres"
         ),
         train=_t2v_train(1500, batch_size=4),
         optim=OptimConfig(lr=3e-4, warmup_steps=20),
     )
 
 
-def t2v_tiny_t2iv() -> T2VRecipe:
-    """Stage 3: joint images + videos at 128 px with ``video_tiny``'s full tables (spatial 8 -> 16 by 2x expansion)."""
+def _t2iv(video: MovieGenVideoConfig, *, size: str) -> T2VRecipe:
+    """Stage 3 of ``video``: joint images + videos at 128 px with its full tables (spatial 8 -> 16 by 2x expansion)."""
     return T2VRecipe(
-        name="t2v-tiny-t2iv",
-        description="video-tiny stage 3/3: joint text-to-image/video at 128 px, init from stage 2 (--init)",
-        video=video_tiny(),
+        name=f"t2v-{size}-t2iv",
+        description=f"video-{size} stage 3/3: joint text-to-image/video at 128 px, init from stage 2 (--init)",
+        video=video,
         flow=FlowConfig(),
         # [inferred] 2 s clips only at 128 px: encoding the cache costs TAE time in proportion to frames on a CPU;
         # the 64 px stage already trained on 2-4 s clips, and the temporal table keeps its 8 rows.
@@ -317,7 +317,7 @@ def t2v_tiny_t2iv() -> T2VRecipe:
             # [inferred] Half as many image batches as video batches (the paper: 1:10). A 128 px image is 64
             # tokens, a 2 s clip 256: images are the cheap way to show objects' colours and shapes at full size.
             image_ratio=0.5,
-            init_from="t2v-tiny-t2iv-lowres",
+            init_from=f"t2v-{size}-t2iv-lowres",
         ),
         # 3000 steps: after the first default's 1200 (at lr 1e-4), generated clips had the right background and no
         # object; the validation loss was still falling at every stage (docs/training.md).
@@ -326,21 +326,56 @@ def t2v_tiny_t2iv() -> T2VRecipe:
     )
 
 
-def t2v_tiny_t2iv_shifted() -> T2VRecipe:
-    """Experiment: stage 3 continued with its training times moved toward the noise end, where a clip's layout is set.
+# [inferred] Training times moved toward the noise end, where a clip's layout is set: logit-normal mean -1 draws
+# t < 0.15 23% of the time instead of the paper's 4% (like SD3's timestep shift of e^1 for larger inputs); a 30%
+# uniform share keeps the data end (t > 0.9: 0.07% at mean -1 alone) in training (docs/training.md).
+SHIFTED_TIMES = FlowConfig(logit_mean=-1.0, uniform_fraction=0.3)
 
-    [inferred] The paper's logit-normal(0, 1) draws t < 0.15 (mostly noise) 4% of the time. There each latent frame
-    of a generated clip settles where its own noise leans, and stage 3's objects jumped between latent frames; at
-    mean -1 (like SD3's timestep shift of e^1 for larger inputs; a video is four frames of redundant evidence) it is
-    23%, and the objects jump about half as far. A 30% uniform share keeps the data end, which mean -1 all but
-    drops (t > 0.9: 0.07%), in training. Measured (docs/training.md): shapes 20 -> 34%, motion unchanged; not shipped.
+
+def t2v_tiny_t2i_lowres() -> T2VRecipe:
+    """Stage 1 of the embedded default (``video_tiny``)."""
+    return _t2i_lowres(video_tiny(), size="tiny")
+
+
+def t2v_tiny_t2iv_lowres() -> T2VRecipe:
+    """Stage 2 of the embedded default."""
+    return _t2iv_lowres(video_tiny(), size="tiny")
+
+
+def t2v_tiny_t2iv() -> T2VRecipe:
+    """Stage 3 of the embedded default: its weights load into ``TextToVideo(video_tiny())``."""
+    return _t2iv(video_tiny(), size="tiny")
+
+
+def t2v_small_t2i_lowres() -> T2VRecipe:
+    """Experiment: stage 1 of ``video_small`` (8 layers, width 384), the tiny chain's recipe."""
+    return _t2i_lowres(video_small(), size="small")
+
+
+def t2v_small_t2iv_lowres() -> T2VRecipe:
+    """Experiment: stage 2 of ``video_small``."""
+    return _t2iv_lowres(video_small(), size="small")
+
+
+def t2v_small_t2iv() -> T2VRecipe:
+    """Experiment: stage 3 of ``video_small``, with the shifted training times of ``t2v-tiny-t2iv-shifted`` from its
+    first step (they halved the tiny model's object jumps and raised its shapes; docs/training.md)."""
+    return replace(_t2iv(video_small(), size="small"), flow=SHIFTED_TIMES)
+
+
+def t2v_tiny_t2iv_shifted() -> T2VRecipe:
+    """Experiment: stage 3 continued with its training times moved toward the noise end (:data:`SHIFTED_TIMES`).
+
+    There each latent frame of a generated clip settles where its own noise leans, and stage 3's objects jumped
+    between latent frames; at mean -1 (a video is four frames of redundant evidence) they jump about half as far.
+    Measured (docs/training.md): shapes 20 -> 34%, motion unchanged; not shipped.
     """
     base = t2v_tiny_t2iv()
     return replace(
         base,
         name="t2v-tiny-t2iv-shifted",
         description="experiment: stage 3 continued with training times moved to the noise end (--init a stage 3)",
-        flow=replace(base.flow, logit_mean=-1.0, uniform_fraction=0.3),
+        flow=SHIFTED_TIMES,
         stage=replace(base.stage, init_from="t2v-tiny-t2iv"),
         train=replace(base.train, steps=4000),
     )
@@ -388,6 +423,9 @@ RECIPES: dict[str, Callable[[], Recipe]] = {
     "t2v-tiny-t2iv": t2v_tiny_t2iv,
     "t2v-tiny-t2iv-shifted": t2v_tiny_t2iv_shifted,
     "t2v-tiny-t2iv-motion": t2v_tiny_t2iv_motion,
+    "t2v-small-t2i-lowres": t2v_small_t2i_lowres,
+    "t2v-small-t2iv-lowres": t2v_small_t2iv_lowres,
+    "t2v-small-t2iv": t2v_small_t2iv,
     "t2v-debug": t2v_debug,
     "audio-codec-tiny": audio_codec_tiny_recipe,
     "audio-codec-tiny-mel": audio_codec_tiny_mel_recipe,

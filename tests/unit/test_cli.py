@@ -20,7 +20,7 @@ def test_models_json_lists_every_kind_with_integer_params(capsys):
     assert {row["kind"] for row in rows} == {"tae", "video", "text", "audio", "audio-codec"}
     assert all(isinstance(row["params"], int) and row["params"] > 0 for row in rows)
     assert 28e9 <= by_name["video-30b"]["params"] <= 31e9
-    assert {"video-debug", "video-tiny", "video-1b", "video-5b", "video-30b"} <= by_name.keys()
+    assert {"video-debug", "video-tiny", "video-small", "video-1b", "video-5b", "video-30b"} <= by_name.keys()
     assert {"tae-16ch", "tae-32ch", "ul2-20b-encoder", "byt5-small-encoder", "minilm-l6"} <= by_name.keys()
     assert 12e9 <= by_name["audio-13b"]["params"] <= 13.5e9 and by_name["audio-13b"]["kind"] == "audio"
     assert {"audio-tiny", "audio-codec-tiny", "audio-codec-48k"} <= by_name.keys()

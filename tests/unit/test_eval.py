@@ -13,6 +13,7 @@ from model_tests import perturb_
 from moviegen.cli import main
 from moviegen.configs.presets import video_debug
 from moviegen.eval import (
+    AnalyserConfig,
     SamplingSettings,
     adherence_cases,
     analyse_video,
@@ -114,6 +115,17 @@ def test_max_step_is_small_for_a_world_object_and_large_when_it_jumps():
     jumped[8:] = np.roll(frames[8:], 16, axis=1)
     found = analyse_video(jumped).find("red")
     assert found is not None and found.max_step > steady.max_step + 0.2
+
+
+@pytest.mark.parametrize(("motion", "axis", "sign"), [(Motion.RIGHT, 0, 1), (Motion.LEFT, 0, -1), (Motion.UP, 1, -1),
+                                                       (Motion.DOWN, 1, 1)])
+def test_displacement_points_along_a_move_and_growth_measures_a_grow(motion, axis, sign):
+    moving = analyse_video(render_case("red", Shape.SQUARE, motion, background="navy")).objects[0]
+    dxy = moving.displacement
+    assert sign * dxy[axis] >= AnalyserConfig().move_threshold and abs(dxy[1 - axis]) < 0.05, dxy
+    assert abs(moving.growth - 1) < 0.2
+    grown = analyse_video(render_case("red", Shape.CIRCLE, Motion.GROW, background="navy")).objects[0]
+    assert grown.growth >= AnalyserConfig().grow_ratio and max(map(abs, grown.displacement)) < 0.05
 
 
 def _blur_and_noise(frames_THWC: np.ndarray, rng: np.random.Generator) -> np.ndarray:

@@ -394,6 +394,30 @@ def test_recipes_are_valid_and_overridable():
         with_overrides(get_recipe("tae-tiny"), logit_mean=-1.0)
 
 
+def test_small_chain_is_the_tiny_chain_with_a_larger_transformer_and_shifted_stage_3_times():
+    from moviegen.configs.presets import count_parameters
+    from moviegen.dit.model import DiT
+    from moviegen.flow.config import FlowConfig
+    from moviegen.train.recipes import SHIFTED_TIMES, get_recipe
+
+    previous = None
+    for stage in ("t2i-lowres", "t2iv-lowres", "t2iv"):
+        tiny, small = get_recipe(f"t2v-tiny-{stage}"), get_recipe(f"t2v-small-{stage}")
+        assert small.stage.init_from == previous
+        previous = small.name
+        assert (small.train, small.optim, small.stage.buckets) == (tiny.train, tiny.optim, tiny.stage.buckets)
+        assert (small.video.tae, small.video.text) == (tiny.video.tae, tiny.video.text)
+        tables = ("max_t", "max_h", "max_w")
+        assert [getattr(small.video.dit, k) for k in tables] == [getattr(tiny.video.dit, k) for k in tables]
+        assert (small.video.dit.dim, small.video.dit.num_layers) == (384, 8)
+        assert tiny.flow == FlowConfig()
+        assert small.flow == (SHIFTED_TIMES if stage == "t2iv" else FlowConfig())
+    shifted = FlowConfig(logit_mean=-1.0, uniform_fraction=0.3)
+    assert get_recipe("t2v-tiny-t2iv-shifted").flow == SHIFTED_TIMES == shifted
+    small_params = count_parameters(lambda: DiT(get_recipe("t2v-small-t2iv").video.dit))
+    assert 2.5 < small_params / count_parameters(lambda: DiT(get_recipe("t2v-tiny-t2iv").video.dit)) < 3.5
+
+
 def test_tae_crops_are_whole_latents_or_single_frames():
     from dataclasses import replace
 
