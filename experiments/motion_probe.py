@@ -114,19 +114,30 @@ def directional_clips(latents: str, *, num: int = 16) -> list:
     return [data.load(i) for i in picked]
 
 
+def by_bucket(samples: list) -> dict[tuple[int, ...], list]:
+    """The clips grouped by latent shape (one batch can only hold one)."""
+    groups = collections.defaultdict(list)
+    for sample in samples:
+        groups[tuple(sample.mean_CTHW.shape)].append(sample)
+    return groups
+
+
+def clean_batch(model, cfg, group: list):
+    """Normalised clean latents and encoded captions of same-shape clips."""
+    x1 = cfg.tae.normalize_latent(torch.stack([s.mean_CTHW for s in group]))
+    with torch.no_grad():
+        text = model.encode_text([s.caption for s in group], fps=group[0].fps, camera_motion=[s.camera for s in group])
+    return x1, text
+
+
 def order_losses(model, cfg, samples: list, *, times=ORDER_TIMES) -> tuple[float, float]:
     """Mean flow loss of the clips at ``times`` (fixed noise) in true and in reversed frame order."""
     from moviegen.flow import OTPath, flow_matching_loss
 
-    by_shape = collections.defaultdict(list)
-    for sample in samples:
-        by_shape[tuple(sample.mean_CTHW.shape)].append(sample)
     losses = {"true": 0.0, "reversed": 0.0}
     with torch.no_grad():
-        for group in by_shape.values():
-            x1 = cfg.tae.normalize_latent(torch.stack([s.mean_CTHW for s in group]))
-            text = model.encode_text([s.caption for s in group], fps=group[0].fps,
-                                     camera_motion=[s.camera for s in group])
+        for group in by_bucket(samples).values():
+            x1, text = clean_batch(model, cfg, group)
             for k, t_value in enumerate(times):
                 x0 = torch.randn(x1.shape, generator=torch.Generator().manual_seed(k))
                 t = torch.full((x1.shape[0],), t_value)
@@ -159,20 +170,15 @@ def overfit(model, cfg, samples: list, *, steps: int, batch_size: int = 4, lr: f
     from moviegen.flow import OTPath, flow_matching_loss
 
     generator = torch.Generator().manual_seed(0)
-    by_shape = collections.defaultdict(list)
-    for sample in samples:
-        by_shape[tuple(sample.mean_CTHW.shape)].append(sample)
+    groups = by_bucket(samples)
     model.train()
     optimizer = torch.optim.AdamW([p for p in model.dit.parameters() if p.requires_grad], lr=lr, weight_decay=0.0)
     for _ in range(steps):
         # one bucket per batch, chosen in proportion to its clips
         pick = samples[int(torch.randint(len(samples), (1,), generator=generator))]
-        group = by_shape[tuple(pick.mean_CTHW.shape)]
+        group = groups[tuple(pick.mean_CTHW.shape)]
         batch = [group[int(i)] for i in torch.randperm(len(group), generator=generator)[:batch_size]]
-        x1 = cfg.tae.normalize_latent(torch.stack([s.mean_CTHW for s in batch]))
-        with torch.no_grad():
-            text = model.encode_text([s.caption for s in batch], fps=batch[0].fps,
-                                     camera_motion=[s.camera for s in batch])
+        x1, text = clean_batch(model, cfg, batch)
         t = 0.5 * torch.rand(len(batch), generator=generator)
         x0 = torch.randn(x1.shape, generator=generator)
         loss = flow_matching_loss(lambda xt, tt: model(xt, t_B=tt, text=text), x1, path=OTPath(), t=t, x0=x0).loss
