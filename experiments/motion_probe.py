@@ -19,7 +19,8 @@ Five readings, all cheap on a CPU:
    tell which frame comes first). Then the same loss with the captions' direction words swapped (left <-> right,
    up <-> down), with their colours changed and empty: how much each kind of word matters to the model at all.
    ``--overfit N`` then trains the transformer on those clips alone for N steps
-   and reads the order again: whether it can learn the clips' direction at all.
+   and reads the order again: whether it can learn the clips' direction at all; ``--contrastive`` adds each clip
+   played backwards with its direction words swapped, so that only the words tell the two apart.
 5. **Direction** (adherence outputs with ``displacement``): whatever motion the judge names, does the object of
    a move prompt end up on the prompt's side of where it started (chance: half), and how many objects grow by the
    judge's ratio (which it reads as *grows* before any other motion)?
@@ -169,7 +170,8 @@ def order_losses(model, cfg, samples: list, *, times=ORDER_TIMES, edit=None) -> 
     return losses["true"] / n, losses["reversed"] / n
 
 
-def order_report(checkpoint: str, latents: str, *, num: int = 16, overfit_steps: int = 0) -> None:
+def order_report(checkpoint: str, latents: str, *, num: int = 16, overfit_steps: int = 0,
+                 contrastive: bool = False) -> None:
     from moviegen.video import load_video_checkpoint
 
     loaded = load_video_checkpoint(checkpoint)
@@ -183,7 +185,8 @@ def order_report(checkpoint: str, latents: str, *, num: int = 16, overfit_steps:
         edited, _ = order_losses(model, cfg, samples, edit=edit)
         print(f"  captions {name}: flow loss {edited:.4f} ({edited / true - 1:+.2%})")
     if overfit_steps:
-        overfit(model, cfg, samples, steps=overfit_steps)
+        overfit(model, cfg, samples + [reversed_clip(s) for s in samples] if contrastive else samples,
+                steps=overfit_steps)
         true, rev = order_losses(model, cfg, samples)
         print(f"after {overfit_steps} steps on these clips alone (true order): flow loss true {true:.4f}, reversed "
               f"{rev:.4f}, ratio {rev / true:.3f}")
@@ -191,6 +194,15 @@ def order_report(checkpoint: str, latents: str, *, num: int = 16, overfit_steps:
         print(f"the same with each caption's directions swapped (left <-> right, up <-> down): true {true:.4f}, "
               f"reversed {rev:.4f}, ratio {rev / true:.3f} (below 1: the model reads the direction words; as above: "
               f"it recognises the clips instead)")
+
+
+def reversed_clip(sample):
+    """The clip played backwards with its caption's directions swapped: a valid clip of the opposite motion (for
+    the translations these clips have), differing from the original in the direction words only."""
+    import dataclasses
+
+    return dataclasses.replace(sample, mean_CTHW=sample.mean_CTHW.flip(1), logvar_CTHW=sample.logvar_CTHW.flip(1),
+                               caption=swap_directions(sample.caption))
 
 
 def overfit(model, cfg, samples: list, *, steps: int, batch_size: int = 4, lr: float = 1e-4) -> None:
@@ -266,6 +278,8 @@ def main() -> None:
                         "frame-order reading")
     parser.add_argument("--overfit", type=int, default=0, metavar="STEPS",
                         help="with --latents: then train on those clips alone for STEPS and read the order again")
+    parser.add_argument("--contrastive", action="store_true",
+                        help="with --overfit: also train on each clip reversed, its direction words swapped")
     parser.add_argument("--eval", nargs="+", default=[],
                         help="adherence or tae eval.json files: expected vs detected motion")
     args = parser.parse_args()
@@ -274,7 +288,7 @@ def main() -> None:
     if args.checkpoint:
         text_report(args.checkpoint)
         if args.latents:
-            order_report(args.checkpoint, args.latents, overfit_steps=args.overfit)
+            order_report(args.checkpoint, args.latents, overfit_steps=args.overfit, contrastive=args.contrastive)
     if args.eval:
         confusion_report(args.eval)
         coherence_report(args.eval)
