@@ -126,12 +126,12 @@ def by_bucket(samples: list) -> dict[tuple[int, ...], list]:
     return groups
 
 
-def clean_batch(model, cfg, group: list, *, edit=None):
+def clean_batch(model, cfg, group: list, *, edit=None, grad: bool = False):
     """Normalised clean latents and encoded captions of same-shape clips (``edit``: a function applied to each
-    caption first)."""
+    caption first; ``grad``: keep the text stack's graph, for training its trainable parts)."""
     x1 = cfg.tae.normalize_latent(torch.stack([s.mean_CTHW for s in group]))
     captions = [edit(s.caption) if edit else s.caption for s in group]
-    with torch.no_grad():
+    with torch.set_grad_enabled(grad):
         text = model.encode_text(captions, fps=group[0].fps, camera_motion=[s.camera for s in group])
     return x1, text
 
@@ -171,7 +171,7 @@ def order_losses(model, cfg, samples: list, *, times=ORDER_TIMES, edit=None) -> 
 
 
 def order_report(checkpoint: str, latents: str, *, num: int = 16, overfit_steps: int = 0,
-                 contrastive: bool = False) -> None:
+                 contrastive: bool = False, lr: float = 3e-4) -> None:
     from moviegen.video import load_video_checkpoint
 
     loaded = load_video_checkpoint(checkpoint)
@@ -186,7 +186,7 @@ def order_report(checkpoint: str, latents: str, *, num: int = 16, overfit_steps:
         print(f"  captions {name}: flow loss {edited:.4f} ({edited / true - 1:+.2%})")
     if overfit_steps:
         overfit(model, cfg, samples + [reversed_clip(s) for s in samples] if contrastive else samples,
-                steps=overfit_steps)
+                steps=overfit_steps, lr=lr)
         true, rev = order_losses(model, cfg, samples)
         print(f"after {overfit_steps} steps on these clips alone (true order): flow loss true {true:.4f}, reversed "
               f"{rev:.4f}, ratio {rev / true:.3f}")
@@ -205,7 +205,7 @@ def reversed_clip(sample):
                                caption=swap_directions(sample.caption))
 
 
-def overfit(model, cfg, samples: list, *, steps: int, batch_size: int = 4, lr: float = 1e-4) -> None:
+def overfit(model, cfg, samples: list, *, steps: int, batch_size: int = 4, lr: float = 3e-4) -> None:
     """Train the transformer on the clips alone, in true order with their captions, times uniform in [0, 0.5] (the
     noise half, where the caption decides the layout): can it learn their direction at all?"""
     from moviegen.flow import OTPath, flow_matching_loss
@@ -213,13 +213,14 @@ def overfit(model, cfg, samples: list, *, steps: int, batch_size: int = 4, lr: f
     generator = torch.Generator().manual_seed(0)
     groups = by_bucket(samples)
     model.train()
-    optimizer = torch.optim.AdamW([p for p in model.dit.parameters() if p.requires_grad], lr=lr, weight_decay=0.0)
+    # every part full training trains: the DiT, the text conditioner and the byte encoder (MiniLM stays frozen)
+    optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=lr, weight_decay=0.0)
     for _ in range(steps):
         # one bucket per batch, chosen in proportion to its clips
         pick = samples[int(torch.randint(len(samples), (1,), generator=generator))]
         group = groups[tuple(pick.mean_CTHW.shape)]
         batch = [group[int(i)] for i in torch.randperm(len(group), generator=generator)[:batch_size]]
-        x1, text = clean_batch(model, cfg, batch)
+        x1, text = clean_batch(model, cfg, batch, grad=True)
         t = 0.5 * torch.rand(len(batch), generator=generator)
         x0 = torch.randn(x1.shape, generator=generator)
         loss = flow_matching_loss(lambda xt, tt: model(xt, t_B=tt, text=text), x1, path=OTPath(), t=t, x0=x0).loss
@@ -278,6 +279,7 @@ def main() -> None:
                         "frame-order reading")
     parser.add_argument("--overfit", type=int, default=0, metavar="STEPS",
                         help="with --latents: then train on those clips alone for STEPS and read the order again")
+    parser.add_argument("--lr", type=float, default=3e-4, help="with --overfit: the AdamW learning rate")
     parser.add_argument("--contrastive", action="store_true",
                         help="with --overfit: also train on each clip reversed, its direction words swapped")
     parser.add_argument("--eval", nargs="+", default=[],
@@ -288,7 +290,8 @@ def main() -> None:
     if args.checkpoint:
         text_report(args.checkpoint)
         if args.latents:
-            order_report(args.checkpoint, args.latents, overfit_steps=args.overfit, contrastive=args.contrastive)
+            order_report(args.checkpoint, args.latents, overfit_steps=args.overfit, contrastive=args.contrastive,
+                         lr=args.lr)
     if args.eval:
         confusion_report(args.eval)
         coherence_report(args.eval)
