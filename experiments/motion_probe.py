@@ -206,8 +206,8 @@ def reversed_clip(sample):
 
 
 def overfit(model, cfg, samples: list, *, steps: int, batch_size: int = 4, lr: float = 3e-4) -> None:
-    """Train the transformer on the clips alone, in true order with their captions, times uniform in [0, 0.5] (the
-    noise half, where the caption decides the layout): can it learn their direction at all?"""
+    """Train the model on these clips alone, with their captions (the parts full training trains), times uniform in
+    [0, 0.5] (the noise half, where the caption decides the layout): can it learn their direction at all?"""
     from moviegen.flow import OTPath, flow_matching_loss
 
     generator = torch.Generator().manual_seed(0)

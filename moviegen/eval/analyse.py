@@ -29,6 +29,7 @@ Camera motion is not compensated: analyse static-camera clips (adherence evaluat
 accuracy on ground-truth world renders is in docs/eval.md; it is the ceiling of the adherence scores.
 """
 
+import functools
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -122,17 +123,22 @@ class ObjectAnalysis:
         ]
         return max(steps, default=0.0)
 
+    @functools.cached_property
+    def ends(self) -> tuple[TrackPoint, TrackPoint]:
+        """The track's start and end (:func:`track_ends`), computed once."""
+        return track_ends(self.track)
+
     @property
     def displacement(self) -> tuple[float, float]:
-        """Net centroid move (dx, dy) from the start to the end of the track (:func:`track_ends`), as fractions of
-        the frame (y grows downwards): a move's direction even when another motion rule decided the verdict."""
-        start, end = track_ends(self.track)
+        """Net centroid move (dx, dy) from the start to the end of the track (:attr:`ends`), as fractions of the
+        frame (y grows downwards): a move's direction even when another motion rule decided the verdict."""
+        start, end = self.ends
         return end.x - start.x, end.y - start.y
 
     @property
     def growth(self) -> float:
-        """End over start area (:func:`track_ends`); the *grows* verdict needs ``grow_ratio`` or more."""
-        start, end = track_ends(self.track)
+        """End over start area (:attr:`ends`); the *grows* verdict needs ``grow_ratio`` or more."""
+        start, end = self.ends
         return end.area / start.area
 
 
