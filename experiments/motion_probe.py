@@ -20,7 +20,11 @@ Five readings, all cheap on a CPU:
    up <-> down), with their colours changed and empty: how much each kind of word matters to the model at all.
    ``--overfit N`` then trains the transformer on those clips alone for N steps
    and reads the order again: whether it can learn the clips' direction at all; ``--contrastive`` adds each clip
-   played backwards with its direction words swapped, so that only the words tell the two apart.
+   played backwards with its direction words swapped, so that only the words tell the two apart. Controls for the
+   contrastive overfit: ``--short`` (each clip's short prompt instead of its dense caption), ``--temporal-std``
+   (the temporal table's rows first redrawn apart) and ``--label`` (the direction also fed as an adaLN class label).
+   With ``--latents`` the script also prints where the cross-attention looks: its share on direction, colour and
+   shape words, per latent frame.
 5. **Direction** (adherence outputs with ``displacement``): whatever motion the judge names, does the object of
    a move prompt end up on the prompt's side of where it started (chance: half), and how many objects grow by the
    judge's ratio (which it reads as *grows* before any other motion)?
@@ -106,8 +110,11 @@ def confusion_report(paths: list[str]) -> None:
             print(f"  {e:12s} -> " + ", ".join(f"{d} {n}" for d, n in sorted(found.items(), key=lambda x: -x[1])))
 
 
-def directional_clips(latents: str, *, num: int = 16) -> list:
-    """Up to ``num`` cached 2 s static-camera clips whose caption names a directional motion (any split)."""
+def directional_clips(latents: str, *, num: int = 16, short: bool = False) -> list:
+    """Up to ``num`` cached 2 s static-camera clips whose caption names a directional motion (any split);
+    ``short``: each clip's caption replaced by its first short prompt (``a red circle moves left on a ...``)."""
+    import dataclasses
+
     from moviegen.data.latent_cache import LatentDataset
 
     data = LatentDataset(latents)
@@ -115,7 +122,8 @@ def directional_clips(latents: str, *, num: int = 16) -> list:
               and any(m in r["caption"] for m in DIRECTIONS)][:num]
     if not picked:
         raise SystemExit(f"no static-camera clip with a directional motion in {latents}")
-    return [data.load(i) for i in picked]
+    samples = [data.load(i) for i in picked]
+    return [dataclasses.replace(s, caption=s.prompts[0]) for s in samples] if short else samples
 
 
 def by_bucket(samples: list) -> dict[tuple[int, ...], list]:
@@ -133,7 +141,29 @@ def clean_batch(model, cfg, group: list, *, edit=None, grad: bool = False):
     captions = [edit(s.caption) if edit else s.caption for s in group]
     with torch.set_grad_enabled(grad):
         text = model.encode_text(captions, fps=group[0].fps, camera_motion=[s.camera for s in group])
+    if hasattr(model, "direction_label"):
+        model.direction_label.labels_B = torch.tensor([direction_label(c) for c in captions])
     return x1, text
+
+
+DIRECTION_WORDS = ("left", "right", "up", "down")
+
+
+def direction_label(caption: str) -> int:
+    """The caption's first direction word as an index into ``DIRECTION_WORDS`` (4: none)."""
+    found = re.search(r"\b(left|right|up|down)\b", caption)
+    return DIRECTION_WORDS.index(found.group(1)) if found else len(DIRECTION_WORDS)
+
+
+def add_direction_label(model) -> None:
+    """A control for the words: give the transformer each caption's first direction word also as a learned class
+    embedding added to the time embedding (the adaLN input, a DiT's class-label route), zero at the start. If the
+    overfit then separates a clip from its reverse, the network can draw either direction from a global signal, and
+    what fails is the cross-attention route to the word."""
+    table = torch.nn.Embedding(len(DIRECTION_WORDS) + 1, model.dit.cfg.dim)
+    torch.nn.init.zeros_(table.weight)
+    model.direction_label = table
+    model.dit.time_embed.register_forward_hook(lambda module, args, out: out + table(table.labels_B))
 
 
 def swap_directions(caption: str) -> str:
@@ -171,12 +201,20 @@ def order_losses(model, cfg, samples: list, *, times=ORDER_TIMES, edit=None) -> 
 
 
 def order_report(checkpoint: str, latents: str, *, num: int = 16, overfit_steps: int = 0,
-                 contrastive: bool = False, lr: float = 3e-4) -> None:
+                 contrastive: bool = False, lr: float = 3e-4, short: bool = False,
+                 temporal_std: float = 0.0, label: bool = False, object_weight: float = 0.0) -> None:
     from moviegen.video import load_video_checkpoint
 
     loaded = load_video_checkpoint(checkpoint)
     model, cfg = loaded.model, loaded.cfg
-    samples = directional_clips(latents, num=num)
+    samples = directional_clips(latents, num=num, short=short)
+    if short:
+        print(f"short prompts, e.g. {samples[0].caption!r}")
+    if temporal_std:
+        spread_temporal_rows(model, std=temporal_std)
+    if label:
+        add_direction_label(model)
+    attention_report(model, cfg, samples)
     true, rev = order_losses(model, cfg, samples)
     print(f"\nframe order ({len(samples)} clips with a directional motion, t = {ORDER_TIMES}): flow loss true "
           f"{true:.4f}, reversed {rev:.4f}, ratio {rev / true:.3f}")
@@ -186,14 +224,79 @@ def order_report(checkpoint: str, latents: str, *, num: int = 16, overfit_steps:
         print(f"  captions {name}: flow loss {edited:.4f} ({edited / true - 1:+.2%})")
     if overfit_steps:
         overfit(model, cfg, samples + [reversed_clip(s) for s in samples] if contrastive else samples,
-                steps=overfit_steps, lr=lr)
+                steps=overfit_steps, lr=lr, object_weight=object_weight)
         true, rev = order_losses(model, cfg, samples)
         print(f"after {overfit_steps} steps on these clips alone (true order): flow loss true {true:.4f}, reversed "
               f"{rev:.4f}, ratio {rev / true:.3f}")
         true, rev = order_losses(model, cfg, samples, edit=swap_directions)
+        attention_report(model, cfg, samples)
         print(f"the same with each caption's directions swapped (left <-> right, up <-> down): true {true:.4f}, "
               f"reversed {rev:.4f}, ratio {rev / true:.3f} (below 1: the model reads the direction words; as above: "
               f"it recognises the clips instead)")
+
+
+WORD_KINDS = {"direction": {"left", "right", "up", "down"}}
+
+
+def attention_report(model, cfg, samples: list, *, t_value: float = 0.2) -> None:
+    """Where the transformer's cross-attention looks: the share of attention (heads, video tokens and layers
+    averaged) on each kind of prompt token (direction, colour and shape words, the rest), and how the share on the
+    direction words differs between latent frames (a model that reads them for one frame but not another could
+    place the object by frame; equal shares over frames cannot tell the frames' order apart)."""
+    from moviegen.text.config import TextRole
+    from moviegen.text.prompt import format_prompt
+    from moviegen.world.vocab import OBJECT_COLOURS, Shape
+
+    kinds = WORD_KINDS | {"colour": set(OBJECT_COLOURS), "shape": {s.value for s in Shape}}
+    captured = []
+
+    def capture(module, args, kwargs):
+        q_BNLK, k_BNSK = args[0], args[1]
+        logits_BNLS = q_BNLK @ k_BNSK.transpose(-1, -2) / q_BNLK.shape[-1] ** 0.5
+        logits_BNLS = logits_BNLS.masked_fill(~kwargs["mask_BS"][:, None, None, :], float("-inf"))
+        captured.append(logits_BNLS.softmax(-1).mean(1))  # [B, L, S], heads averaged
+
+    hooks = [block.cross_attention.sdpa.register_forward_pre_hook(capture, with_kwargs=True)
+             for block in model.dit.layers.values()]
+    tokenizer = model.text.encoder(TextRole.PROMPT).tokenizer
+    share = collections.defaultdict(float)
+    per_frame = []
+    with torch.no_grad():
+        for group in by_bucket(samples).values():
+            x1, text = clean_batch(model, cfg, group)
+            x0 = torch.randn(x1.shape, generator=torch.Generator().manual_seed(0))
+            xt = t_value * x1 + (1 - t_value) * x0
+            captured.clear()
+            model(xt, t_B=torch.full((len(group),), t_value), text=text)
+            attn_BLS = torch.stack(captured).mean(0)  # layers averaged
+            frames = x1.shape[2] // cfg.dit.patch_size[0]
+            for b, sample in enumerate(group):
+                prefixed = format_prompt(sample.caption, fps=sample.fps, camera_motion=sample.camera)
+                words = tokenizer.convert_ids_to_tokens(tokenizer(prefixed)["input_ids"])
+                kind_of = [next((k for k, vocab in kinds.items() if w in vocab), "other") for w in words]
+                mass_S = attn_BLS[b].mean(0)
+                for kind, m in zip(kind_of, mass_S):
+                    share[kind] += float(m) / len(samples)
+                direction_S = torch.tensor([k == "direction" for k in kind_of] +
+                                           [False] * (attn_BLS.shape[-1] - len(kind_of)))
+                frame_mass_F = attn_BLS[b][:, direction_S].sum(-1).reshape(frames, -1).mean(-1)
+                per_frame.append(frame_mass_F)
+    for hook in hooks:
+        hook.remove()
+    frame_F = torch.stack(per_frame).mean(0)
+    print(f"\ncross-attention at t = {t_value} (layers, heads, video tokens averaged; {len(samples)} clips): " +
+          ", ".join(f"{k} words {v:.1%}" for k, v in sorted(share.items(), key=lambda x: -x[1])) +
+          "; on direction words by latent frame: " + " ".join(f"{float(m):.2%}" for m in frame_F))
+
+
+def spread_temporal_rows(model, *, std: float) -> None:
+    """Redraw the temporal table's rows as their mean plus N(0, std) each, so that the latent frames start apart."""
+    pos_t = model.dit.pos_embed.pos_t
+    with torch.no_grad():
+        noise = torch.randn(pos_t.shape, generator=torch.Generator().manual_seed(0))
+        pos_t.copy_(pos_t.mean(0, keepdim=True) + std * noise)
+    unit = torch.nn.functional.normalize(pos_t.detach(), dim=-1)
+    print(f"temporal rows redrawn: mean pairwise cosine {float((unit @ unit.T)[0, 1:].mean()):.2f}")
 
 
 def reversed_clip(sample):
@@ -205,10 +308,12 @@ def reversed_clip(sample):
                                caption=swap_directions(sample.caption))
 
 
-def overfit(model, cfg, samples: list, *, steps: int, batch_size: int = 4, lr: float = 3e-4) -> None:
+def overfit(model, cfg, samples: list, *, steps: int, batch_size: int = 4, lr: float = 3e-4,
+            object_weight: float = 0.0) -> None:
     """Train the model on these clips alone, with their captions (the parts full training trains), times uniform in
     [0, 0.5] (the noise half, where the caption decides the layout): can it learn their direction at all?"""
     from moviegen.flow import OTPath, flow_matching_loss
+    from moviegen.train.t2v import loss_weights
 
     generator = torch.Generator().manual_seed(0)
     groups = by_bucket(samples)
@@ -223,7 +328,8 @@ def overfit(model, cfg, samples: list, *, steps: int, batch_size: int = 4, lr: f
         x1, text = clean_batch(model, cfg, batch, grad=True)
         t = 0.5 * torch.rand(len(batch), generator=generator)
         x0 = torch.randn(x1.shape, generator=generator)
-        loss = flow_matching_loss(lambda xt, tt: model(xt, t_B=tt, text=text), x1, path=OTPath(), t=t, x0=x0).loss
+        loss = flow_matching_loss(lambda xt, tt: model(xt, t_B=tt, text=text), x1, path=OTPath(), t=t, x0=x0,
+                                  loss_mask=loss_weights(x1, objects=object_weight)).loss
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
@@ -282,6 +388,14 @@ def main() -> None:
     parser.add_argument("--lr", type=float, default=3e-4, help="with --overfit: the AdamW learning rate")
     parser.add_argument("--contrastive", action="store_true",
                         help="with --overfit: also train on each clip reversed, its direction words swapped")
+    parser.add_argument("--short", action="store_true",
+                        help="with --latents: the clips' first short prompts instead of their dense captions")
+    parser.add_argument("--temporal-std", type=float, default=0.0, metavar="STD",
+                        help="with --latents: first redraw the temporal table's rows as their mean + N(0, STD)")
+    parser.add_argument("--label", action="store_true",
+                        help="with --overfit: also feed each caption's direction word as a learned adaLN class label")
+    parser.add_argument("--object-weight", type=float, default=0.0,
+                        help="with --overfit: weigh the loss toward the objects (T2VRecipe.object_weight)")
     parser.add_argument("--eval", nargs="+", default=[],
                         help="adherence or tae eval.json files: expected vs detected motion")
     args = parser.parse_args()
@@ -291,7 +405,8 @@ def main() -> None:
         text_report(args.checkpoint)
         if args.latents:
             order_report(args.checkpoint, args.latents, overfit_steps=args.overfit, contrastive=args.contrastive,
-                         lr=args.lr)
+                         lr=args.lr, short=args.short, temporal_std=args.temporal_std,
+                         label=args.label, object_weight=args.object_weight)
     if args.eval:
         confusion_report(args.eval)
         coherence_report(args.eval)

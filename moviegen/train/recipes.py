@@ -138,6 +138,10 @@ class T2VRecipe:
             the previous latent frame (the next, for the first), averaged over channels, normalised to mean 1 per
             sample and capped at 10; images weigh 1; the validation loss stays unweighted [inferred: not in the
             paper; the audio model's onset weighting, for motion].
+        object_weight: likewise ``1 + object_weight * d``, ``d`` a latent value's departure from its frame's
+            per-channel median (the background), for images too [inferred: not in the paper]. Where an object goes
+            is decided at the noise end, where a small object's share of the flow loss is too small for the words
+            that place it (or move it) to be learned (docs/training.md, ``experiments/direction_toy.py``).
     """
 
     name: str
@@ -149,10 +153,12 @@ class T2VRecipe:
     optim: OptimConfig
     val_times: tuple[float, ...] = (0.1, 0.3, 0.5, 0.7, 0.9)
     motion_weight: float = 0.0
+    object_weight: float = 0.0
 
     def __post_init__(self) -> None:
-        if not self.motion_weight >= 0:
-            raise ValueError(f"motion_weight must be >= 0, got {self.motion_weight}")
+        for name in ("motion_weight", "object_weight"):
+            if not getattr(self, name) >= 0:
+                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
 
 
 Recipe = TAERecipe | T2VRecipe | CodecRecipe | AudioRecipe
@@ -393,6 +399,19 @@ def t2v_tiny_t2iv_motion() -> T2VRecipe:
     )
 
 
+def t2v_tiny_t2iv_objects() -> T2VRecipe:
+    """Experiment: stage 3 fine-tuned with the flow loss weighted toward objects (``object_weight=4``), at the
+    shifted times (the noise end, where an object's place is decided).
+
+    Measured so far on a toy and a 32-clip overfit only (docs/training.md, session 13), not yet on the world."""
+    base = t2v_tiny_t2iv()
+    return replace(
+        base, name="t2v-tiny-t2iv-objects", object_weight=4.0, flow=SHIFTED_TIMES,
+        stage=replace(base.stage, init_from="t2v-tiny-t2iv"),
+        description="experiment: stage 3 fine-tuned with the loss weighted toward objects (--init a stage 3)",
+    )
+
+
 def t2v_debug() -> T2VRecipe:
     """A seconds-long joint stage for tests: ``video_debug`` (byte-encoder text) on 32x32, 8-frame clips."""
     return T2VRecipe(
@@ -423,6 +442,7 @@ RECIPES: dict[str, Callable[[], Recipe]] = {
     "t2v-tiny-t2iv": t2v_tiny_t2iv,
     "t2v-tiny-t2iv-shifted": t2v_tiny_t2iv_shifted,
     "t2v-tiny-t2iv-motion": t2v_tiny_t2iv_motion,
+    "t2v-tiny-t2iv-objects": t2v_tiny_t2iv_objects,
     "t2v-small-t2i-lowres": t2v_small_t2i_lowres,
     "t2v-small-t2iv-lowres": t2v_small_t2iv_lowres,
     "t2v-small-t2iv": t2v_small_t2iv,

@@ -176,9 +176,7 @@ class T2VStep:
             generator=step_generator(seed, step, stream=_STREAM_FLOW), rows=rows,
         )
         text = model.encode_text(texts, fps=batch.fps, camera_motion=batch.camera)
-        weight = None
-        if self.recipe.motion_weight > 0 and x1.shape[2] > 1:
-            weight = motion_weights(x1, weight=self.recipe.motion_weight)
+        weight = loss_weights(x1, motion=self.recipe.motion_weight, objects=self.recipe.object_weight)
         out = flow_matching_loss(
             lambda xt, t: model(xt, t_B=t, text=text), x1, path=self.path, t=t.to(x1.device), x0=x0.to(x1),
             loss_mask=weight,
@@ -186,14 +184,28 @@ class T2VStep:
         return out.loss, {"dropped_texts": float((~keep).sum())}
 
 
-def motion_weights(x1_BCTHW: torch.Tensor, *, weight: float) -> torch.Tensor:
-    """``[B, 1, T, H, W]`` loss weights ``1 + weight * c`` (``T2VRecipe.motion_weight``): ``c`` is each latent
-    value's change from the previous frame (the next, for the first), channel-averaged, normalised to mean 1 and
-    capped at 10 (a small moving object would otherwise carry most of the loss)."""
-    change_B1tHW = (x1_BCTHW[:, :, 1:] - x1_BCTHW[:, :, :-1]).abs().mean(dim=1, keepdim=True)
-    change_B1THW = torch.cat([change_B1tHW[:, :, :1], change_B1tHW], dim=2).float()
-    mean_B = change_B1THW.flatten(1).mean(dim=1).clamp_min(1e-8)
-    return 1 + weight * (change_B1THW / mean_B[:, None, None, None, None]).clamp_max(10.0)
+def loss_weights(x1_BCTHW: torch.Tensor, *, motion: float = 0.0, objects: float = 0.0) -> torch.Tensor | None:
+    """``[B, 1, T, H, W]`` flow-loss weights ``1 + motion * c + objects * d`` (``T2VRecipe.motion_weight`` and
+    ``object_weight``), or None when both are 0. ``c``: each latent value's change from the previous frame (the next,
+    for the first; 0 for images); ``d``: its departure from its frame's per-channel median, the background. Both
+    are channel-averaged, normalised to mean 1 per sample and capped at 10 (a small object would otherwise carry
+    most of the loss)."""
+    weight = None
+    if motion > 0 and x1_BCTHW.shape[2] > 1:
+        change_B1tHW = (x1_BCTHW[:, :, 1:] - x1_BCTHW[:, :, :-1]).abs().mean(dim=1, keepdim=True)
+        weight = motion * _relative(torch.cat([change_B1tHW[:, :, :1], change_B1tHW], dim=2))
+    if objects > 0:
+        median_BCT11 = x1_BCTHW.flatten(3).median(dim=3).values[..., None, None]
+        departure = objects * _relative((x1_BCTHW - median_BCT11).abs().mean(dim=1, keepdim=True))
+        weight = departure if weight is None else weight + departure
+    return None if weight is None else 1 + weight
+
+
+def _relative(score_B1THW: torch.Tensor) -> torch.Tensor:
+    """The scores over each sample's mean, capped at 10."""
+    score_B1THW = score_B1THW.float()
+    mean_B = score_B1THW.flatten(1).mean(dim=1).clamp_min(1e-8)
+    return (score_B1THW / mean_B[:, None, None, None, None]).clamp_max(10.0)
 
 
 class T2VValidation:

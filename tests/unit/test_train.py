@@ -435,15 +435,67 @@ def test_motion_weights_follow_the_latent_change_between_frames():
     from dataclasses import replace
 
     from moviegen.train.recipes import get_recipe
-    from moviegen.train.t2v import motion_weights
+    from moviegen.train.t2v import loss_weights
 
     x_BCTHW = torch.zeros(2, 3, 4, 2, 2)
     x_BCTHW[0, :, 2:, 0, 0] = 1.0  # sample 0: one of 16 latent positions changes, into frame 2
     x_BCTHW[1] = torch.arange(4.0)[None, :, None, None]  # sample 1: every position changes alike
-    w_B1THW = motion_weights(x_BCTHW, weight=4.0)
+    assert loss_weights(x_BCTHW) is None  # no weights asked: the plain mean
+    w_B1THW = loss_weights(x_BCTHW, motion=4.0)
     assert w_B1THW.shape == (2, 1, 4, 2, 2)
     # a lone change is 16x the sample's mean change, capped at 10: weight 1 + 4 * 10; the rest weigh 1
     assert w_B1THW[0, 0, 2, 0, 0] == 41.0 and int((w_B1THW[0] == 1.0).sum()) == 15
     torch.testing.assert_close(w_B1THW[1], torch.full_like(w_B1THW[1], 5.0))  # uniform change: 1 + 4 everywhere
     with pytest.raises(ValueError, match="motion_weight must be >= 0"):
         replace(get_recipe("t2v-debug"), motion_weight=-1.0)
+
+
+def test_object_weights_single_out_what_departs_from_the_background():
+    from dataclasses import replace
+
+    from moviegen.train.recipes import get_recipe
+    from moviegen.train.t2v import loss_weights
+
+    x_BCTHW = torch.full((2, 3, 1, 4, 4), 0.5)  # images: one latent frame of 16 positions on a flat background
+    x_BCTHW[0, :, 0, 1, 2] = -1.5  # sample 0: a one-position object
+    x_BCTHW[1, :, 0, :2] = 2.0  # sample 1: half the frame differs (the median sits on one of the two halves)
+    w_B1THW = loss_weights(x_BCTHW, objects=2.0)
+    assert w_B1THW.shape == (2, 1, 1, 4, 4)
+    # the object departs 16x the mean departure, capped at 10: 1 + 2 * 10; the background weighs 1
+    assert w_B1THW[0, 0, 0, 1, 2] == 21.0 and int((w_B1THW[0] == 1.0).sum()) == 15
+    assert sorted(set(w_B1THW[1].flatten().tolist())) == [1.0, 5.0]  # one half departs 2x the mean: 1 + 2 * 2
+    # both weights add; an image has no motion to weigh
+    torch.testing.assert_close(loss_weights(x_BCTHW, motion=4.0, objects=2.0), w_B1THW)
+    with pytest.raises(ValueError, match="object_weight must be >= 0"):
+        replace(get_recipe("t2v-debug"), object_weight=-0.5)
+
+
+def test_the_training_step_applies_the_object_weight_and_the_recipe_asks_for_it():
+    from dataclasses import replace
+
+    from moviegen.data.latent_cache import LatentBatch
+    from moviegen.flow import OTPath
+    from moviegen.train.recipes import SHIFTED_TIMES, get_recipe
+    from moviegen.train.t2v import T2VStep
+    from moviegen.video.model import TextToVideo
+
+    plain = get_recipe("t2v-debug")
+    torch.manual_seed(0)
+    model = TextToVideo(plain.video)
+    model.init_weights()
+    channels = plain.video.dit.latent_channels
+
+    def loss(recipe, latent_BCTHW):
+        batch = LatentBatch(ids=["a", "b"], latent_BCTHW=latent_BCTHW, texts=["a red circle", "a blue square"],
+                            fps=16, camera=["static", "static"], bucket=None)
+        return float(T2VStep(cfg=recipe.video, path=OTPath(), recipe=recipe)(model, batch, 3)[0].detach())
+
+    weighted = replace(plain, object_weight=4.0)
+    flat = torch.ones(2, channels, 2, 4, 4)  # nothing departs from the background: every weight is 1
+    assert loss(weighted, flat) == pytest.approx(loss(plain, flat), rel=1e-6)
+    with_object = flat.clone()
+    with_object[:, :, :, 1, 1] = 3.0
+    assert loss(weighted, with_object) != pytest.approx(loss(plain, with_object), rel=1e-3)
+    objects, base = get_recipe("t2v-tiny-t2iv-objects"), get_recipe("t2v-tiny-t2iv")
+    assert (objects.object_weight, objects.flow, objects.stage.init_from) == (4.0, SHIFTED_TIMES, "t2v-tiny-t2iv")
+    assert (objects.video, objects.train, objects.optim) == (base.video, base.train, base.optim)
