@@ -140,8 +140,9 @@ class T2VRecipe:
             paper; the audio model's onset weighting, for motion].
         object_weight: likewise ``1 + object_weight * d``, ``d`` a latent value's departure from its frame's
             per-channel median (the background), for images too [inferred: not in the paper]. Where an object goes
-            is decided at the noise end, where a small object's share of the flow loss is too small for the words
-            that place it (or move it) to be learned (docs/training.md, ``experiments/direction_toy.py``).
+            is decided at the noise end, where a small object's share of the flow loss is small; in a toy that
+            share was too small for a label placing the object to be learned without it (docs/training.md,
+            ``experiments/direction_toy.py``).
     """
 
     name: str
