@@ -22,7 +22,8 @@ Five readings, all cheap on a CPU:
    and reads the order again: whether it can learn the clips' direction at all; ``--contrastive`` adds each clip
    played backwards with its direction words swapped, so that only the words tell the two apart. Controls for the
    contrastive overfit: ``--short`` (each clip's short prompt instead of its dense caption), ``--temporal-std``
-   (the temporal table's rows first redrawn apart) and ``--label`` (the direction also fed as an adaLN class label).
+   (the temporal table's rows first redrawn apart), ``--label`` (the direction also fed as an adaLN class label)
+   and ``--object-weight`` (the loss weighted toward the objects, ``T2VRecipe.object_weight``).
    With ``--latents`` the script also prints where the cross-attention looks: its share on direction, colour and
    shape words, per latent frame.
 5. **Direction** (adherence outputs with ``displacement``): whatever motion the judge names, does the object of
@@ -51,6 +52,9 @@ COHERENT_STEP = 0.05
 # unit directions (x right, y down) of the move prompts
 DIRECTIONS = {"moves left": (-1, 0), "moves right": (1, 0), "moves up": (0, -1), "moves down": (0, 1)}
 ORDER_TIMES = (0.1, 0.2, 0.3)
+# the direction words of the captions, in the order of a direction label (4: none)
+DIRECTION_WORDS = ("left", "right", "up", "down")
+DIRECTION_RE = re.compile(rf"\b({'|'.join(DIRECTION_WORDS)})\b")
 
 
 def pooled_cosines(model, prompts: list[str]) -> torch.Tensor:
@@ -146,12 +150,9 @@ def clean_batch(model, cfg, group: list, *, edit=None, grad: bool = False):
     return x1, text
 
 
-DIRECTION_WORDS = ("left", "right", "up", "down")
-
-
 def direction_label(caption: str) -> int:
     """The caption's first direction word as an index into ``DIRECTION_WORDS`` (4: none)."""
-    found = re.search(r"\b(left|right|up|down)\b", caption)
+    found = DIRECTION_RE.search(caption)
     return DIRECTION_WORDS.index(found.group(1)) if found else len(DIRECTION_WORDS)
 
 
@@ -169,7 +170,7 @@ def add_direction_label(model) -> None:
 def swap_directions(caption: str) -> str:
     """The caption with left/right and up/down exchanged (``moves left`` -> ``moves right``, ...)."""
     opposite = {"left": "right", "right": "left", "up": "down", "down": "up"}
-    return re.sub(r"\b(left|right|up|down)\b", lambda m: opposite[m.group(1)], caption)
+    return DIRECTION_RE.sub(lambda m: opposite[m.group(1)], caption)
 
 
 def shift_colours(caption: str) -> str:
@@ -235,19 +236,17 @@ def order_report(checkpoint: str, latents: str, *, num: int = 16, overfit_steps:
               f"it recognises the clips instead)")
 
 
-WORD_KINDS = {"direction": {"left", "right", "up", "down"}}
-
-
 def attention_report(model, cfg, samples: list, *, t_value: float = 0.2) -> None:
     """Where the transformer's cross-attention looks: the share of attention (heads, video tokens and layers
     averaged) on each kind of prompt token (direction, colour and shape words, the rest), and how the share on the
     direction words differs between latent frames (a model that reads them for one frame but not another could
     place the object by frame; equal shares over frames cannot tell the frames' order apart)."""
+    from moviegen.flow import OTPath
     from moviegen.text.config import TextRole
     from moviegen.text.prompt import format_prompt
     from moviegen.world.vocab import OBJECT_COLOURS, Shape
 
-    kinds = WORD_KINDS | {"colour": set(OBJECT_COLOURS), "shape": {s.value for s in Shape}}
+    kinds = {"direction": set(DIRECTION_WORDS), "colour": set(OBJECT_COLOURS), "shape": {s.value for s in Shape}}
     captured = []
 
     def capture(module, args, kwargs):
@@ -265,7 +264,7 @@ def attention_report(model, cfg, samples: list, *, t_value: float = 0.2) -> None
         for group in by_bucket(samples).values():
             x1, text = clean_batch(model, cfg, group)
             x0 = torch.randn(x1.shape, generator=torch.Generator().manual_seed(0))
-            xt = t_value * x1 + (1 - t_value) * x0
+            xt = OTPath().sample(x0=x0, x1=x1, t=torch.full((len(group),), t_value)).xt
             captured.clear()
             model(xt, t_B=torch.full((len(group),), t_value), text=text)
             attn_BLS = torch.stack(captured).mean(0)  # layers averaged
