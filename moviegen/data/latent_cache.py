@@ -3,7 +3,8 @@ transformer trains, so encoding each clip once saves a TAE forward per sample pe
 
 On disk (``out_dir``)::
 
-    cache.json                 settings the cache was built with (TAE config, bucket config, dtype, shard size)
+    cache.json                 settings the cache was built with (TAE config without its latent normalisation,
+                               bucket config, dtype, shard size)
     shard-00000.safetensors    "<id>/mean" and "<id>/logvar" tensors [C, T', h, w]; the shard's own index records,
     shard-00001.safetensors    its skipped inputs and a fingerprint of its plan live in the safetensors metadata
     ...
@@ -21,7 +22,9 @@ pixels would.
 Resumable: the work is cut into shards (one bucket per shard, dataset order, ``shard_size`` samples); each shard is
 written atomically (:func:`moviegen.io.atomic_path`) and skipped on a rerun when its fingerprint (its ids and the
 settings) matches, so an interrupted run continues where it stopped and a finished cache costs nothing. Corrupt inputs
-are skipped, recorded in their shard and counted in ``summary.json``.
+are skipped, recorded in their shard and counted in ``summary.json``. The TAE's ``scaling_factor`` / ``shift_factor``
+are not settings: the raw posterior does not depend on them, so a cache built with a trained checkpoint's TAE config
+(which records the measured normalisation) serves a recipe whose TAE config has the defaults, and the other way round.
 """
 
 import hashlib
@@ -49,6 +52,13 @@ from moviegen.tae.model import TemporalAutoencoder
 SETTINGS_NAME, INDEX_NAME, SUMMARY_NAME = "cache.json", "index.jsonl", "summary.json"
 CACHE_DTYPES = {"float16": torch.float16, "bfloat16": torch.bfloat16, "float32": torch.float32}
 _TAG_LATENT = 21
+_LATENT_NORM_KEYS = ("scaling_factor", "shift_factor")  # applied by the trainer, not part of the cached posterior
+
+
+def _posterior_settings(settings: dict[str, Any]) -> dict[str, Any]:
+    """``settings`` without the TAE's latent normalisation (caches written before it was left out recorded it)."""
+    tae = {k: v for k, v in settings.get("tae", {}).items() if k not in _LATENT_NORM_KEYS}
+    return {**settings, "tae": tae}
 
 
 def _write_json(path: Path, data: Any) -> None:
@@ -155,21 +165,22 @@ def cache_latents(
         raise ValueError(f"dtype must be one of {list(CACHE_DTYPES)}, got {dtype!r}")
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    settings = {
+    settings = _posterior_settings({
         "tae": config_to_dict(tae.cfg),
         "buckets": config_to_dict(dataset.buckets),
         "dtype": dtype,
         "shard_size": shard_size,
-    }
+    })
     settings_path = out_dir / SETTINGS_NAME
     if settings_path.is_file():
         existing = json.loads(settings_path.read_text(encoding="utf-8"))
-        if existing != settings:
-            changed = sorted(k for k in settings if existing.get(k) != settings[k])
+        if _posterior_settings(existing) != settings:
+            changed = sorted(k for k in settings if _posterior_settings(existing).get(k) != settings[k])
             raise ValueError(
                 f"{str(out_dir)!r} holds a latent cache built with other settings (differing: {changed}); "
                 f"use a new directory or delete it"
             )
+        settings = existing  # as recorded: the shards' fingerprints were made from it
     else:
         _write_json(settings_path, settings)
 

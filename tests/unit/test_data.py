@@ -4,6 +4,7 @@ Fixtures are tiny media files written with moviegen.io (32..64 px, a few frames)
 whole file runs in seconds.
 """
 
+import dataclasses
 import json
 import logging
 from collections import Counter
@@ -34,6 +35,7 @@ from moviegen.data import (
     read_manifest,
     resample_indices,
 )
+from moviegen.data import latent_cache
 from moviegen.data.sampler import derive_seed
 from moviegen.io import write_image, write_video
 from moviegen.tae import TemporalAutoencoder, tae_debug
@@ -468,6 +470,33 @@ def test_latent_cache_round_trip_and_resume(world, tae, tmp_path, monkeypatch):
     assert 0 < sum(calls) <= 4 and len(LatentDataset(out)) == 9
     with pytest.raises(ValueError, match="other settings.*dtype"):
         cache_latents(dataset, tae, out, batch_size=4, shard_size=4, dtype="bfloat16", progress=False)
+
+
+def test_latent_cache_ignores_the_tae_latent_normalisation(world, tae, tmp_path, monkeypatch):
+    """The raw posterior does not depend on ``scaling_factor`` / ``shift_factor``: a cache built with a trained
+    checkpoint's TAE config serves a recipe's default one without re-encoding, also a cache that recorded them."""
+    dataset = _square_world(world)
+    normalised = TemporalAutoencoder(dataclasses.replace(tae.cfg, scaling_factor=0.4, shift_factor=0.05)).eval()
+    normalised.load_state_dict(tae.state_dict())
+    out = cache_latents(dataset, normalised, tmp_path / "cache", batch_size=6, progress=False)
+    assert "scaling_factor" not in json.loads((out / "cache.json").read_text())["tae"]
+    calls = _count_encodes(tae, monkeypatch)
+    cache_latents(dataset, tae, out, batch_size=6, progress=False)
+    assert calls == []
+
+    # a cache written before the normalisation was left out records it, and its shards' fingerprints include it
+    old = tmp_path / "old"
+    settings_path = old / "cache.json"
+    monkeypatch.setattr(latent_cache, "_posterior_settings", lambda settings: settings)
+    cache_latents(dataset, normalised, old, batch_size=6, progress=False)
+    assert json.loads(settings_path.read_text())["tae"]["scaling_factor"] == 0.4
+    monkeypatch.undo()
+    calls = _count_encodes(tae, monkeypatch)
+    cache_latents(dataset, tae, old, batch_size=6, progress=False)
+    assert calls == []  # resumed as finished, not refused and not re-encoded
+    other = TemporalAutoencoder(dataclasses.replace(tae.cfg, layers_per_block=2)).eval()
+    with pytest.raises(ValueError, match="other settings.*tae"):
+        cache_latents(dataset, other, old, batch_size=6, progress=False)
 
 
 def test_latent_batch_iterator_posterior_sampling_and_resume(world, tae, tmp_path):
