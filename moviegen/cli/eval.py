@@ -160,6 +160,8 @@ def _cmd_eval(args: argparse.Namespace) -> int:
         metrics["sampler"] = {"reference_steps": reference_steps, "num_prompts": len(prompts),
                               "guidance_scale": settings.guidance_scale,
                               "rmse": {s: {str(n): v for n, v in by.items()} for s, by in study.rmse.items()},
+                              "pixel_rmse": {s: {str(n): v for n, v in by.items()}
+                                             for s, by in study.pixel_rmse.items()},
                               "velocity_change": {t: round(v, 4) for t, v in study.velocity_change.items()}}
         results["sampler"] = metrics["sampler"] | {"rows": study.rows, "plot": plot.name}
         print(f"sampler study:\n{table}")
@@ -182,8 +184,9 @@ def register(sub: argparse._SubParsersAction) -> None:
             "             and object fidelity: do shape and motion survive the round trip (static-camera clips)\n"
             "  adherence  generate the held-out (colour, shape, motion) prompts and --num paraphrased ones with a\n"
             "             static camera, detect objects by the world's palette, score colour/shape/motion\n"
-            "  sampler    final-latent RMSE of linear-quadratic and uniform grids at --study-steps against a\n"
-            "             --reference-steps uniform Euler solve from the same noise (table and log-log plot),\n"
+            "  sampler    RMSE of linear-quadratic and uniform grids at --study-steps against a --reference-steps\n"
+            "             uniform Euler solve from the same noise, of the final latent and of its decoded frames\n"
+            "             (table and log-log plots),\n"
             "             and how fast the velocity changes along that solve, by t (where a grid needs its steps)\n"
             "  audio      an AUDIO checkpoint (default: the embedded one): impact-onset sync of sound generated for\n"
             "             --num held-out videos of --data against impacts seen in their frames (F1 within one 40 ms\n"

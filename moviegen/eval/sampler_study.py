@@ -6,6 +6,12 @@ of its final latent against the reference, ``sqrt(mean((x - x_ref)^2))`` in late
 seeds. The paper's claim is that 50 linear-quadratic steps come close to the 1000-step result; the table and the
 log-log plot show how close, for a given checkpoint.
 
+The same comparison is also made on what a viewer gets: both latents decoded to 8-bit frames (``pipeline.decode``),
+``pixel_rmse`` in units of the full range (1 = 255 levels). The two can disagree: the decoder renders a latent's
+coarse structure (an object's place and shape) and tempers its finest detail, while the two grids err in different
+places, the uniform one at the noise end, where the content is decided, the linear-quadratic one at the data end,
+where detail is. Both are reported; neither replaces the other.
+
 Why a grid wins or loses is where it spends its steps against where the velocity field bends: an Euler step of size
 h errs by about h^2/2 |dv/dt|. The study therefore also records, along each reference solve, the rate of change of
 the (guided) velocity, ``rms(v_{i+1} - v_i) / (t_{i+1} - t_i)``, averaged in bins of t (``velocity_change``). The
@@ -19,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+import numpy as np
 import torch
 from tqdm.auto import tqdm
 
@@ -33,20 +40,24 @@ PROFILE_EDGES = (0.0, 0.025, 0.1, 0.25, 0.5, 0.75, 0.9, 0.975, 1.0)
 
 
 class LatentSampler(Protocol):
-    """What the study needs of a pipeline: ``VideoPipeline.latents``."""
+    """What the study needs of a pipeline: ``VideoPipeline.latents`` and ``VideoPipeline.decode``."""
 
     def latents(self, prompt: str, *, step_callback: Any = None, **request: Any) -> torch.Tensor: ...
+
+    def decode(self, latent_BCTHW: torch.Tensor, *, num_frames: int) -> np.ndarray: ...
 
 
 @dataclass(frozen=True, kw_only=True)
 class SamplerStudy:
-    """``rmse[schedule][steps]``: mean RMSE against the reference; ``velocity_change[bin]``: mean rate of change of
-    the velocity along the reference solves, per bin of t (``"0-0.025"``, ...); ``rows``: one per (prompt, seed,
+    """``rmse[schedule][steps]``: mean latent RMSE against the reference; ``pixel_rmse[schedule][steps]``: the same
+    for the decoded 8-bit frames, in units of the full range; ``velocity_change[bin]``: mean rate of change of the
+    velocity along the reference solves, per bin of t (``"0-0.025"``, ...); ``rows``: one per (prompt, seed,
     schedule, steps)."""
 
     reference_steps: int
     steps: tuple[int, ...]
     rmse: dict[str, dict[int, float]]
+    pixel_rmse: dict[str, dict[int, float]]
     velocity_change: dict[str, float]
     rows: list[dict[str, Any]]
 
@@ -92,7 +103,8 @@ def run_sampler_study(
     """Measure each schedule's final-latent error against the reference, for each step count.
 
     Args:
-        pipeline: anything with ``latents(prompt, **request) -> [1, C, T, H, W]`` (a ``VideoPipeline``).
+        pipeline: anything with ``latents(prompt, **request) -> [1, C, T, H, W]`` and ``decode(latent,
+            num_frames=) -> uint8 [T, H, W, 3]`` (a ``VideoPipeline``).
         prompts: prompts to sample.
         settings: size, length and guidance (its ``steps`` and ``schedule`` are replaced by the study's).
         seeds: noise seeds, each used for every prompt.
@@ -102,7 +114,7 @@ def run_sampler_study(
         progress: a tqdm bar over solves.
 
     Returns:
-        Mean RMSE per schedule and step count, and every measurement.
+        Mean latent and pixel RMSE per schedule and step count, and every measurement.
 
     Raises:
         ValueError: no prompts or seeds, a step count below 2, or a reference not finer than every step count.
@@ -124,40 +136,58 @@ def run_sampler_study(
                 reference = pipeline.latents(
                     prompt, **settings.request(seed=seed, steps=reference_steps, schedule=Schedule.UNIFORM),
                     step_callback=trace,
-                ).double()
+                )
                 profiles.append(trace.binned())
+                reference_frames = _frames(pipeline, reference, num_frames=settings.num_frames)
+                reference = reference.double()
                 bar.update()
                 for schedule in schedules:
                     for n in steps:
                         latent = pipeline.latents(prompt, **settings.request(seed=seed, steps=n, schedule=schedule))
-                        rmse = float(torch.sqrt(((latent.double() - reference) ** 2).mean()))
+                        frames = _frames(pipeline, latent, num_frames=settings.num_frames)
                         rows.append({"prompt": prompt, "seed": seed, "schedule": schedule.value, "steps": n,
-                                     "rmse": rmse})
+                                     "rmse": _rmse(latent.double(), reference),
+                                     "pixel_rmse": _rmse(frames, reference_frames)})
                         bar.update()
-    rmse = {
-        schedule.value: {
-            n: sum(r["rmse"] for r in rows if r["schedule"] == schedule.value and r["steps"] == n)
-            / (len(prompts) * len(seeds))
-            for n in steps
+
+    def mean(key: str) -> dict[str, dict[int, float]]:
+        return {
+            schedule.value: {
+                n: sum(r[key] for r in rows if r["schedule"] == schedule.value and r["steps"] == n)
+                / (len(prompts) * len(seeds))
+                for n in steps
+            }
+            for schedule in schedules
         }
-        for schedule in schedules
-    }
+
     velocity_change = {key: sum(p[key] for p in profiles) / len(profiles) for key in profiles[0]}
-    return SamplerStudy(reference_steps=reference_steps, steps=steps, rmse=rmse, velocity_change=velocity_change,
-                        rows=rows)
+    return SamplerStudy(reference_steps=reference_steps, steps=steps, rmse=mean("rmse"),
+                        pixel_rmse=mean("pixel_rmse"), velocity_change=velocity_change, rows=rows)
+
+
+def _frames(pipeline: LatentSampler, latent_BCTHW: torch.Tensor, *, num_frames: int) -> torch.Tensor:
+    """The decoded 8-bit frames as float64 in [0, 1]."""
+    return torch.from_numpy(pipeline.decode(latent_BCTHW, num_frames=num_frames)).double() / 255.0
+
+
+def _rmse(a: torch.Tensor, b: torch.Tensor) -> float:
+    return float(torch.sqrt(((a - b) ** 2).mean()))
 
 
 def sampler_table(study: SamplerStudy) -> str:
-    """Mean RMSE per step count (rows) and schedule (columns) as a markdown table."""
+    """Mean RMSE per step count (rows) and schedule (columns), latent and decoded frames, as a markdown table."""
     schedules = list(study.rmse)
     lines = [
-        f"RMSE of the final latent against a {study.reference_steps}-step uniform Euler reference (same noise).",
+        f"RMSE against a {study.reference_steps}-step uniform Euler reference (same noise): of the final latent,",
+        "and of its decoded 8-bit frames (units of the full range).",
         "",
-        "| steps | " + " | ".join(schedules) + " |",
-        "|---:|" + "---:|" * len(schedules),
+        "| steps | " + " | ".join(f"latent: {s}" for s in schedules) + " | "
+        + " | ".join(f"frames: {s}" for s in schedules) + " |",
+        "|---:|" + "---:|" * (2 * len(schedules)),
     ]
     for n in study.steps:
-        lines.append(f"| {n} | " + " | ".join(f"{study.rmse[s][n]:.4g}" for s in schedules) + " |")
+        cells = [f"{study.rmse[s][n]:.4g}" for s in schedules] + [f"{study.pixel_rmse[s][n]:.4g}" for s in schedules]
+        lines.append(f"| {n} | " + " | ".join(cells) + " |")
     lines += [
         "",
         "Where the velocity field bends: rms(dv/dt) along the reference solves, by t (0 = noise, 1 = data). An Euler",
@@ -171,7 +201,7 @@ def sampler_table(study: SamplerStudy) -> str:
 
 
 def plot_sampler_study(study: SamplerStudy, path: str | os.PathLike) -> Path:
-    """Write a log-log plot of RMSE vs steps, one line per schedule (PNG).
+    """Write log-log plots of RMSE vs steps, latent and decoded frames side by side, one line per schedule (PNG).
 
     Raises:
         ImportError: matplotlib is missing (install the ``eval`` extra: ``pip install 'moviegen[eval]'``).
@@ -187,18 +217,19 @@ def plot_sampler_study(study: SamplerStudy, path: str | os.PathLike) -> Path:
 
     from moviegen.io.media import atomic_path
 
-    fig, ax = plt.subplots(figsize=(5.5, 4.0), dpi=120)
-    for schedule, by_steps in study.rmse.items():
-        xs = list(by_steps)
-        ys = [max(by_steps[n], 1e-12) for n in xs]  # log axis: an exact match would be 0
-        ax.plot(xs, ys, marker="o", label=schedule.replace("_", "-"))
-    ax.set_xscale("log")
-    ax.set_yscale("log")
-    ax.set_xlabel("sampler steps")
-    ax.set_ylabel(f"RMSE vs {study.reference_steps}-step Euler")
-    ax.set_title("sampler error vs steps")
-    ax.grid(True, which="both", alpha=0.3)
-    ax.legend()
+    fig, axes = plt.subplots(1, 2, figsize=(10.0, 4.0), dpi=120)
+    for ax, errors, what in ((axes[0], study.rmse, "final latent"), (axes[1], study.pixel_rmse, "decoded frames")):
+        for schedule, by_steps in errors.items():
+            xs = list(by_steps)
+            ys = [max(by_steps[n], 1e-12) for n in xs]  # log axis: an exact match would be 0
+            ax.plot(xs, ys, marker="o", label=schedule.replace("_", "-"))
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel("sampler steps")
+        ax.set_ylabel(f"RMSE vs {study.reference_steps}-step Euler")
+        ax.set_title(f"sampler error vs steps: {what}")
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend()
     fig.tight_layout()
     path = Path(path)
     with atomic_path(path) as tmp:

@@ -241,7 +241,16 @@ def test_sampler_study_error_falls_with_steps(tmp_path):
     for schedule in ("linear_quadratic", "uniform"):
         errors = [study.rmse[schedule][n] for n in study.steps]
         assert all(b < a for a, b in zip(errors, errors[1:])) and errors[-1] > 0, (schedule, errors)
+        pixel_errors = [study.pixel_rmse[schedule][n] for n in study.steps]
+        assert pixel_errors[-1] < pixel_errors[0] and all(0 <= e < 1 for e in pixel_errors), (schedule, pixel_errors)
     assert len(study.rows) == 2 * 3
+    # the pixel error is that of the decoded frames: recompute one row by hand
+    pipeline, row = _debug_pipeline(), study.rows[0]
+    request = settings.request(seed=0, steps=row["steps"], schedule=Schedule(row["schedule"]))
+    reference = pipeline.latents(row["prompt"], **settings.request(seed=0, steps=64, schedule=Schedule.UNIFORM))
+    frames = [pipeline.decode(x, num_frames=4).astype(np.float64) / 255
+              for x in (pipeline.latents(row["prompt"], **request), reference)]
+    assert row["pixel_rmse"] == pytest.approx(float(np.sqrt(((frames[0] - frames[1]) ** 2).mean())), rel=1e-9)
     # the reference's 63 recorded steps (t = 0 .. 62/64) fall in every profile bin but the last
     assert list(study.velocity_change) == ["0-0.025", "0.025-0.1", "0.1-0.25", "0.25-0.5", "0.5-0.75", "0.75-0.9",
                                            "0.9-0.975"]
