@@ -143,6 +143,9 @@ class T2VRecipe:
             is decided at the noise end, where a small object's share of the flow loss is small; in a toy that
             share was too small for a label placing the object to be learned without it (docs/training.md,
             ``experiments/direction_toy.py``).
+
+    Both weights depend on the clip (``x1``), so they bias the model toward clips with more objects and change
+    (:func:`moviegen.train.t2v.loss_weights`; measured in docs/training.md): experiments, not a recipe to ship.
     """
 
     name: str
@@ -392,11 +395,12 @@ def t2v_tiny_t2iv_motion() -> T2VRecipe:
     """Experiment: stage 3 fine-tuned with the flow loss weighted by latent change (``motion_weight=4``).
 
     Measured (docs/training.md): motion 8 vs 4 of 50 against a plain fine-tune at 1500 steps, 2 of 50 at 4000 steps
-    with shifted times (vs 4 without the weight): no effect beyond noise."""
+    with shifted times (vs 4 without the weight): no effect beyond noise. Biased by construction (the weight depends
+    on the clip: :func:`moviegen.train.t2v.loss_weights`)."""
     base = t2v_tiny_t2iv()
     return replace(
         base, name="t2v-tiny-t2iv-motion", motion_weight=4.0, stage=replace(base.stage, init_from="t2v-tiny-t2iv"),
-        description="experiment: stage 3 fine-tuned with the flow loss weighted by latent change (--init a stage 3)",
+        description="experiment (biased): stage 3 fine-tuned, loss weighted by latent change (--init a stage 3)",
     )
 
 
@@ -404,12 +408,13 @@ def t2v_tiny_t2iv_objects() -> T2VRecipe:
     """Experiment: stage 3 fine-tuned with the flow loss weighted toward objects (``object_weight=4``), at the
     shifted times (the noise end, where an object's place is decided).
 
-    Measured so far on a toy and a 32-clip overfit only (docs/training.md, session 13), not yet on the world."""
+    Biased by construction (the weight depends on the clip: :func:`moviegen.train.t2v.loss_weights`): on the world
+    its fine-tunes draw about twice the data's per-frame latent spread, extra blobs (docs/training.md, 2026-12-01)."""
     base = t2v_tiny_t2iv()
     return replace(
         base, name="t2v-tiny-t2iv-objects", object_weight=4.0, flow=SHIFTED_TIMES,
         stage=replace(base.stage, init_from="t2v-tiny-t2iv"),
-        description="experiment: stage 3 fine-tuned with the loss weighted toward objects (--init a stage 3)",
+        description="experiment (biased): stage 3 fine-tuned, loss weighted toward objects (--init a stage 3)",
     )
 
 

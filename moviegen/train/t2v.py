@@ -189,7 +189,13 @@ def loss_weights(x1_BCTHW: torch.Tensor, *, motion: float = 0.0, objects: float 
     ``object_weight``), or None when both are 0. ``c``: each latent value's change from the previous frame (the next,
     for the first; 0 for images); ``d``: its departure from its frame's per-channel median, the background. Both
     are channel-averaged, normalised to mean 1 per sample and capped at 10 (a small object would otherwise carry
-    most of the loss)."""
+    most of the loss).
+
+    Both depend on the clip itself, not only on the noisy input and the condition, so they change what the model
+    learns, not just how fast: the weighted loss is minimised by ``E[w u | xt, c] / E[w | xt, c]``, the velocity of
+    clips tilted toward large ``w`` at each place, i.e. toward an object (or a change) wherever one could be. Measured
+    (docs/training.md, 2026-12-01): object-weighted fine-tunes generate about twice the world's per-frame latent
+    spread (extra blobs). Kept for the record of those experiments; not for a shipped model."""
     weight = None
     if motion > 0 and x1_BCTHW.shape[2] > 1:
         change_B1tHW = (x1_BCTHW[:, :, 1:] - x1_BCTHW[:, :, :-1]).abs().mean(dim=1, keepdim=True)
