@@ -99,11 +99,13 @@ def main() -> None:
                 continue
             ratios += [s / reference for s in r["final"]]
             trail = " ".join(f"t{m:g}:{sum(s) / len(s) / reference:.2f}" for m, s in r["marks"].items())
-            print(f"  {case.prompt[:46]:46s} data {reference:.2f}; frames {[round(s / reference, 2) for s in r['final']]}"
-                  f"; estimate at {trail}")
+            frames = [round(s / reference, 2) for s in r["final"]]
+            print(f"  {case.prompt[:46]:46s} data {reference:.2f}; frames {frames}; estimate at {trail}")
         ratio = torch.tensor(ratios)
-        print(f"  frames: median {float(ratio.median()):.2f} of the data's spread; under 0.5x {int((ratio < 0.5).sum())}"
-              f"/{ratio.numel()}; over 1.5x {int((ratio > 1.5).sum())}/{ratio.numel()}")
+        under, over = int((ratio < 0.5).sum()), int((ratio > 1.5).sum())
+        print(f"  frames: median {float(ratio.median()):.2f} of the data's spread; "
+              f"under 0.5x {under}/{ratio.numel()}; over 1.5x {over}/{ratio.numel()}")
+
 
 if __name__ == "__main__":
     main()

@@ -32,10 +32,10 @@ from moviegen.data import (
     buckets_tiny_lowres,
     cache_latents,
     choose_text,
+    latent_cache,
     read_manifest,
     resample_indices,
 )
-from moviegen.data import latent_cache
 from moviegen.data.sampler import derive_seed
 from moviegen.io import write_image, write_video
 from moviegen.tae import TemporalAutoencoder, tae_debug

@@ -10,6 +10,7 @@ import pytest
 from moviegen.audio import AudioPipeline, AudioRequest, default_audio_checkpoint_dir, load_audio_checkpoint
 from moviegen.audio.checkpoint import CHECKPOINT_FILES as AUDIO_FILES
 from moviegen.train.audio_recipes import audio_tiny_recipe
+from moviegen.train.recipes import get_recipe
 from moviegen.video import VideoPipeline, default_checkpoint_dir, load_video_checkpoint
 from moviegen.video.checkpoint import CHECKPOINT_FILES
 
@@ -30,9 +31,14 @@ def test_the_package_ships_every_file_within_the_size_budget():
 def test_the_model_card_records_recipe_seed_and_measured_metrics(shipped):
     card = shipped.card
     stages = [stage["recipe"] for stage in card["recipe"]]
-    assert stages == ["t2v-tiny-t2i-lowres", "t2v-tiny-t2iv-lowres", "t2v-tiny-t2iv"]
+    assert stages == ["t2v-tiny-t2i-lowres", "t2v-tiny-t2iv-lowres", "t2v-tiny-t2iv", "t2v-tiny-t2iv-shifted"]
     tae_stages = [stage["recipe"] for stage in card["tae_recipe"]]
     assert tae_stages == ["tae-tiny-image", "tae-tiny", "tae-tiny-full", "tae-tiny-clip"]
+    # The card's lineage is the chain script's, stage for stage, at the recipes' own lengths.
+    chain = Path(__file__).resolve().parents[2] / "tools" / "train_embedded_default.sh"
+    scripted = [line.split()[1] for line in chain.read_text().splitlines() if line.startswith("stage ")]
+    assert sorted(scripted) == sorted(stages + tae_stages)
+    assert [stage["steps"] for stage in card["recipe"]] == [get_recipe(name).train.steps for name in stages]
     assert all(stage["steps"] > 0 and "seed" in stage for stage in card["recipe"] + card["tae_recipe"])
     assert card["data"]["seed"] == 0
     metrics = card["metrics"]
