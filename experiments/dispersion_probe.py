@@ -1,10 +1,10 @@
 """How much each latent frame of a generated clip holds, against the training latents: the per-frame spatial spread.
 
 A world clip's object is in every frame. In the normalised latent space of the shipped TAE, a 128 px latent frame of
-a static-camera training clip (one or two objects) varies across space with a standard deviation (averaged over
-channels) of about 0.5, and a generated frame in which no object shows, about 0.1-0.17. So the spread of each
-generated latent frame says whether the transformer drew an object there (and how much of one), with no analyser in
-between:
+a static-camera, one-object training clip varies across space with a standard deviation (averaged over channels) of
+0.3-0.75, depending on its colours, and a generated frame in which no object shows, about 0.1-0.17. So the spread
+of each generated latent frame says whether the transformer drew an object there (and how much of one), with no
+analyser in between:
 
 - well below the data's: the frame never committed to an object (a faint ghost decodes there);
 - well above it: more object than the world ever has (extra blobs).

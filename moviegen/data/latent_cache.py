@@ -174,8 +174,9 @@ def cache_latents(
     settings_path = out_dir / SETTINGS_NAME
     if settings_path.is_file():
         existing = json.loads(settings_path.read_text(encoding="utf-8"))
-        if _posterior_settings(existing) != settings:
-            changed = sorted(k for k in settings if _posterior_settings(existing).get(k) != settings[k])
+        recorded = _posterior_settings(existing)
+        if recorded != settings:
+            changed = sorted(k for k in settings if recorded.get(k) != settings[k])
             raise ValueError(
                 f"{str(out_dir)!r} holds a latent cache built with other settings (differing: {changed}); "
                 f"use a new directory or delete it"

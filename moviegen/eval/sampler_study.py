@@ -10,7 +10,8 @@ The same comparison is also made on what a viewer gets: both latents decoded to 
 ``pixel_rmse`` in units of the full range (1 = 255 levels). The two can disagree: the decoder renders a latent's
 coarse structure (an object's place and shape) and tempers its finest detail, while the two grids err in different
 places, the uniform one at the noise end, where the content is decided, the linear-quadratic one at the data end,
-where detail is. Both are reported; neither replaces the other.
+where detail is. Both are reported; neither replaces the other (on the shipped models they tell the same story:
+docs/eval.md).
 
 Why a grid wins or loses is where it spends its steps against where the velocity field bends: an Euler step of size
 h errs by about h^2/2 |dv/dt|. The study therefore also records, along each reference solve, the rate of change of
