@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Rebuild the embedded default (moviegen/assets/video-tiny/) from nothing, with the recipes' own step counts.
-# This is exactly the chain that produced the shipped weights; measured times on a 2-core CPU are in
-# docs/training.md. Re-running it skips finished stages and resumes an interrupted one.
+# This is the chain that produced the shipped weights (the last stage was run from the previous shipped weights:
+# see its comment below); measured times on a 2-core CPU are in docs/training.md. Re-running it skips finished stages and resumes an interrupted one.
 # Usage: tools/train_embedded_default.sh [RUNS_DIR]
 set -euo pipefail
 R=${1:-runs/default}

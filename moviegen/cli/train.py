@@ -16,7 +16,7 @@ Run a training recipe (SPEC 5). Recipes are presets (`moviegen train --list`):
   t2v-tiny-t2i-lowres      text-to-video stage 1/3: text-to-image warm-up at 64 px
   t2v-tiny-t2iv-lowres     stage 2/3: joint images + videos at 64 px      (--init a stage-1 run)
   t2v-tiny-t2iv            stage 3/3: joint images + videos at 128 px     (--init a stage-2 run)
-  t2v-tiny-t2iv-shifted    then stage 3 continued, times moved to the noise end (--init a stage-3 run; shipped)
+  t2v-tiny-t2iv-shifted    stage 3 continued at the noise end (--init a stage-3 run): the embedded default's last stage
   t2v-tiny-t2iv-motion     experiment (biased): stage 3 fine-tuned, loss weighted by latent change (--init a stage 3)
   t2v-tiny-t2iv-objects    experiment (biased): stage 3 fine-tuned, loss weighted toward objects (--init a stage 3)
   t2v-small-t2i-lowres, t2v-small-t2iv-lowres, t2v-small-t2iv     experiment: the same 3 stages for video-small

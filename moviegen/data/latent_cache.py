@@ -172,16 +172,17 @@ def cache_latents(
         "shard_size": shard_size,
     })
     settings_path = out_dir / SETTINGS_NAME
+    fingerprinted = settings  # what the shards' fingerprints are made from: the settings as first recorded
     if settings_path.is_file():
         existing = json.loads(settings_path.read_text(encoding="utf-8"))
         recorded = _posterior_settings(existing)
         if recorded != settings:
-            changed = sorted(k for k in settings if recorded.get(k) != settings[k])
+            changed = sorted(k for k in settings.keys() | recorded.keys() if recorded.get(k) != settings.get(k))
             raise ValueError(
                 f"{str(out_dir)!r} holds a latent cache built with other settings (differing: {changed}); "
                 f"use a new directory or delete it"
             )
-        settings = existing  # as recorded: the shards' fingerprints were made from it
+        fingerprinted = existing
     else:
         _write_json(settings_path, settings)
 
@@ -195,7 +196,7 @@ def cache_latents(
     try:
         for n, indices in enumerate(plan):
             shard = f"shard-{n:05d}.safetensors"
-            expected = fingerprint({"settings": settings, "ids": [dataset.entries[i].id for i in indices]})
+            expected = fingerprint({"settings": fingerprinted, "ids": [dataset.entries[i].id for i in indices]})
             path = out_dir / shard
             if path.is_file():
                 with safe_open(str(path), "pt") as f:

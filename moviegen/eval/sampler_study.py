@@ -11,7 +11,8 @@ The same comparison is also made on what a viewer gets: both latents decoded to 
 coarse structure (an object's place and shape) and tempers its finest detail, while the two grids err in different
 places, the uniform one at the noise end, where the content is decided, the linear-quadratic one at the data end,
 where detail is. Both are reported; neither replaces the other (on the shipped models they tell the same story:
-docs/eval.md).
+docs/eval.md). The frames are the 8-bit ones a user gets, so below about one level (0.004) the reading is mostly
+rounding.
 
 Why a grid wins or loses is where it spends its steps against where the velocity field bends: an Euler step of size
 h errs by about h^2/2 |dv/dt|. The study therefore also records, along each reference solve, the rate of change of
@@ -101,7 +102,7 @@ def run_sampler_study(
     reference_steps: int = DEFAULT_REFERENCE_STEPS,
     progress: bool = True,
 ) -> SamplerStudy:
-    """Measure each schedule's final-latent error against the reference, for each step count.
+    """Measure each schedule's error against the reference (final latent and decoded frames), for each step count.
 
     Args:
         pipeline: anything with ``latents(prompt, **request) -> [1, C, T, H, W]`` and ``decode(latent,

@@ -387,7 +387,9 @@ def t2v_tiny_t2iv_shifted() -> T2VRecipe:
     return replace(
         base,
         name="t2v-tiny-t2iv-shifted",
-        description="video-tiny: stage 3 continued, times moved to the noise end (--init a stage 3; the shipped last)",
+        description=(
+            "video-tiny: stage 3 continued at the noise end (--init a stage-3 run): the embedded default's last stage"
+        ),
         flow=SHIFTED_TIMES,
         stage=replace(base.stage, init_from="t2v-tiny-t2iv"),
         train=replace(base.train, steps=15000),

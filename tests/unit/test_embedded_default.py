@@ -36,8 +36,12 @@ def test_the_model_card_records_recipe_seed_and_measured_metrics(shipped):
     assert tae_stages == ["tae-tiny-image", "tae-tiny", "tae-tiny-full", "tae-tiny-clip"]
     # The card's lineage is the chain script's, stage for stage, at the recipes' own lengths.
     chain = Path(__file__).resolve().parents[2] / "tools" / "train_embedded_default.sh"
-    scripted = [line.split()[1] for line in chain.read_text().splitlines() if line.startswith("stage ")]
-    assert sorted(scripted) == sorted(stages + tae_stages)
+    lines = chain.read_text().splitlines()
+    scripted = [line.split()[1:3] for line in lines if line.startswith("stage ")]
+    assert [name for name, _ in scripted if name.startswith("t2v-")] == stages
+    assert [name for name, _ in scripted if name.startswith("tae-")] == tae_stages
+    exported = [line.split()[line.split().index("--t2v") + 1] for line in lines if line.startswith("moviegen export")]
+    assert exported == [dict(scripted)[stages[-1]]]  # the checkpoint comes from the last stage
     assert [stage["steps"] for stage in card["recipe"]] == [get_recipe(name).train.steps for name in stages]
     assert all(stage["steps"] > 0 and "seed" in stage for stage in card["recipe"] + card["tae_recipe"])
     assert card["data"]["seed"] == 0
