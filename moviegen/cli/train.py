@@ -26,16 +26,20 @@ Run a training recipe (SPEC 5). Recipes are presets (`moviegen train --list`):
   audio-tiny               the audio transformer on 2 s windows of codec latents (--codec an audio-codec-tiny run)
   tae-debug, t2v-debug, audio-codec-debug(-mel), audio-debug     seconds-long runs for tests
 
-Text-to-video recipes train on TAE latents: --tae names the TAE (a tae-tiny run directory, a checkpoint directory
-or a .safetensors file); the dataset is encoded once into a latent cache (DATA/latents/<key>/, or --latents DIR)
-that every later stage and run reuses. Audio recipes decode every video's sound and small frames once into
-DATA/audio-cache/; the transformer recipe also caches the --codec's latents there.
+Text-to-video recipes train on TAE latents: --tae names the TAE (a tae-tiny run directory, a checkpoint directory,
+an exported video checkpoint such as moviegen/assets/video-tiny, or a .safetensors file); the dataset is encoded
+once into a latent cache (DATA/latents/<key>/, or --latents DIR) that every later stage and run reuses. Audio
+recipes decode every video's sound and small frames once into DATA/audio-cache/; the transformer recipe also caches
+the --codec's latents there.
 
 A run directory (-o) receives run.json (the resolved recipe), checkpoints/step_NNNNNNNN/ (safetensors + JSON;
 checkpoints/latest names the newest), metrics.jsonl (one line per step) and tb/ (TensorBoard). Ctrl-C or SIGTERM
 finishes the current step and writes a checkpoint; --resume continues exactly where it stopped, with the flags
 the run was started with (run.json); only --steps may change, to extend a run. To change another flag, start a
 new run with --init naming this one (a fine-tune: a run of the recipe itself is a valid --init).
+A text-to-video stage may also --init an exported video checkpoint (the embedded default, or `moviegen export`'s
+output): its stored weights and latent scale; it qualifies when its model card lists the stage the recipe
+continues (or the recipe itself). Exporting the fine-tune then lists the checkpoint's stages before the run's own.
 
 The transformer recipes (t2v-*, audio-tiny, audio-debug) also train on several processes: --dp (FSDP2), --tp
 (tensor + sequence parallel), --cp (context parallel), --ac (activation checkpointing). Outside torchrun, moviegen
@@ -57,6 +61,8 @@ examples:
   moviegen train audio-codec-tiny-mel --data world/ -o runs/audio-codec-mel --init runs/audio-codec
   moviegen train audio-tiny       --data world/ --codec runs/audio-codec -o runs/audio
   moviegen train tae-tiny --data world/ -o runs/tae --resume        continue an interrupted run
+  moviegen train t2v-tiny-t2iv-shifted --data world/ --tae moviegen/assets/video-tiny -o runs/more \
+      --init moviegen/assets/video-tiny --steps 3000          fine-tune the embedded default further
   moviegen train tae-debug --data world/ -o /tmp/run --steps 2        a smoke test
   tensorboard --logdir runs/                                         watch the curves
   moviegen train t2v-tiny-t2iv --data world/ --tae runs/tae-full -o runs/t2iv-dp --dp 2     FSDP on 2 processes
@@ -189,8 +195,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     train.add_argument("--list", action="store_true", help="list the recipes with a one-line description and exit")
     train.add_argument("--data", metavar="DIR", help="dataset directory with manifest.jsonl (`moviegen world`)")
     train.add_argument("-o", "--output", metavar="RUN_DIR", help="run directory (checkpoints, metrics, TensorBoard)")
-    train.add_argument("--init", metavar="PREV_RUN", help="initialise from a previous run (the previous stage)")
-    train.add_argument("--tae", metavar="TAE_RUN_OR_CKPT", help="the TAE whose latents text-to-video recipes train on")
+    train.add_argument(
+        "--init", metavar="PREV_RUN",
+        help="initialise from a previous run (the previous stage); text-to-video stages also take an exported "
+        "video checkpoint directory",
+    )
+    train.add_argument(
+        "--tae", metavar="TAE_RUN_OR_CKPT",
+        help="the TAE whose latents text-to-video recipes train on (a run, checkpoint, exported video checkpoint "
+        "or .safetensors)",
+    )
     train.add_argument(
         "--codec", metavar="CODEC_RUN_OR_FILE", help="the audio codec whose latents audio recipes train on"
     )
@@ -250,7 +264,8 @@ def register(sub: argparse._SubParsersAction) -> None:
             "Write an inference checkpoint directory (config.json, tae.safetensors, t2v.safetensors in float16, and\n"
             "model_card.json) from the last text-to-video stage (its EMA weights and the config recorded in its\n"
             "run.json, latent shift/scale included) and the TAE run whose latents it was trained on. The model card\n"
-            "lists every stage of the recipe, found by following each run's --init back to the first stage.\n\n"
+            "lists every stage of the recipe, found by following each run's --init back to the first stage (or to\n"
+            "an exported checkpoint, whose card's stages come first).\n\n"
             "An audio checkpoint (config.json, codec.safetensors, audio.safetensors, model_card.json) comes from an\n"
             "audio transformer run (EMA weights, the latent shift/scale it measured) and the codec run it used."
         ),
@@ -264,7 +279,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     export.add_argument("--t2v", metavar="RUN_DIR", help="the last text-to-video stage's run directory")
-    export.add_argument("--tae", metavar="TAE_RUN", help="the TAE run (or checkpoint / .safetensors)")
+    export.add_argument(
+        "--tae", metavar="TAE_RUN", help="the TAE run (or checkpoint, exported video checkpoint, .safetensors)"
+    )
     export.add_argument("--audio", metavar="RUN_DIR", help="an audio transformer run (recipe audio-tiny)")
     export.add_argument("--codec", metavar="CODEC_RUN", help="the audio codec run (or .safetensors) it trained on")
     export.add_argument("-o", "--output", required=True, metavar="DIR", help="checkpoint directory to write")

@@ -42,12 +42,27 @@ def _last_validation(run_dir: Path) -> dict[str, float]:
     return found
 
 
+def _exported_card(path: Path) -> dict[str, Any] | None:
+    """The model card of an exported video checkpoint directory (None for anything else)."""
+    from moviegen.video.checkpoint import CARD_FILE, is_video_checkpoint
+
+    return json.loads((path / CARD_FILE).read_text()) if is_video_checkpoint(path) else None
+
+
 def describe_run(run_dir: str | Path) -> list[dict[str, Any]]:
-    """One entry per stage, oldest first: recipe, steps trained, batch size, lr, seed, data, last validation."""
+    """One entry per stage, oldest first: recipe, steps trained, batch size, lr, seed, data, last validation.
+
+    A run initialised from an exported checkpoint (``--init moviegen/assets/video-tiny``) continues that checkpoint's
+    card: its stages come first, and the run's first stage names the checkpoint it started from.
+    """
     stages, seen = [], set()
     current: Path | None = Path(run_dir)
     while current is not None and current.resolve() not in seen:
         seen.add(current.resolve())
+        exported = _exported_card(current) if stages else None
+        if exported is not None:
+            stages[-1]["init"] = f"the exported checkpoint {current.name!r} (its stored weights)"
+            return list(exported.get("recipe") or []) + stages[::-1]
         run = _read_run(current)
         train, optim = run["config"]["train"], run["config"]["optim"]
         checkpoint = load_checkpoint(current)
@@ -68,6 +83,15 @@ def describe_run(run_dir: str | Path) -> list[dict[str, Any]]:
     return stages[::-1]
 
 
+def _autoencoder_recipe(key: str, path: Path) -> list[dict[str, Any]] | str:
+    """The card entry of the autoencoder a checkpoint was exported with: its run's stages, the card entry of the
+    exported checkpoint it was taken from, or (a bare weights file) its path."""
+    if (path / RUN_FILE).is_file():
+        return describe_run(path)
+    exported = _exported_card(path)
+    return exported[key] if exported is not None and key in exported else str(path)
+
+
 def model_card(
     run: dict[str, Any], *, run_dir: Path, model: str, weights: str, autoencoder: tuple[str, Path],
     latent_norm: tuple[float, float], extra: dict[str, Any] | None,
@@ -81,7 +105,7 @@ def model_card(
         "model": model,
         "weights": weights,
         "recipe": describe_run(run_dir),
-        key: describe_run(path) if (path / RUN_FILE).is_file() else str(path),
+        key: _autoencoder_recipe(key, path),
         "data": None if data is None else {k: data[k] for k in ("seed", "num", "version") if k in data},
         "latent_norm": {"shift_factor": latent_norm[0], "scaling_factor": latent_norm[1]},
         "metrics": {},
@@ -136,7 +160,8 @@ def export_video_checkpoint(
 
     Args:
         t2v_run: the last text-to-video stage's run directory.
-        tae_run: the TAE run directory (or a checkpoint directory / ``.safetensors`` file).
+        tae_run: the TAE run directory (or a checkpoint directory, an exported video checkpoint directory whose
+            ``tae.safetensors`` and card entry are taken, or a ``.safetensors`` file).
         out_dir: the checkpoint directory to write (created).
         card: extra model-card fields (merged over the generated ones).
         guidance_scale: the checkpoint's default guidance (None: the run's recipe's).
@@ -144,7 +169,7 @@ def export_video_checkpoint(
     Raises:
         ValueError: not a run, no checkpoint, or weights that do not fit the recorded config.
     """
-    from moviegen.train.t2v import load_tae
+    from moviegen.train.t2v import load_tae, tae_weights_file
     from moviegen.video.checkpoint import save_video_checkpoint
     from moviegen.video.model import TextToVideo
 
@@ -159,7 +184,7 @@ def export_video_checkpoint(
     model.load_trainable_state_dict(
         checkpoint.ema_state if checkpoint.ema_state is not None else checkpoint.model_state
     )
-    tae = load_tae(resolve_weights_file(tae_run), cfg=cfg.tae)
+    tae = load_tae(tae_weights_file(tae_run), cfg=cfg.tae)
 
     full_card = model_card(
         run, run_dir=t2v_run, model="moviegen video-tiny (text-to-image/video) + tae-tiny",

@@ -15,7 +15,7 @@ from moviegen.configs.serialize import config_to_dict
 from moviegen.data.manifest import read_manifest
 from moviegen.io.media import atomic_path
 from moviegen.train.average import resolve_weights_file
-from moviegen.train.checkpoint import Checkpoint, latest_checkpoint, load_checkpoint
+from moviegen.train.checkpoint import latest_checkpoint, load_checkpoint
 from moviegen.train.loop import TrainResult
 from moviegen.train.parallel_dims import ParallelConfig, launched_by_torchrun
 from moviegen.train.recipes import AudioRecipe, CodecRecipe, T2VRecipe, TAERecipe, get_recipe, with_overrides
@@ -115,14 +115,17 @@ def with_stored_flags(request: TrainRequest) -> TrainRequest:
     return replace(request, **changes)
 
 
-def _check_init_recipe(request: TrainRequest, init: Checkpoint, *, recipe_name: str, init_from: str) -> None:
-    """``--init`` (the loaded checkpoint ``init``) takes a run of the phase this recipe continues, or a run of this
-    recipe itself (a fine-tune: new optimizer, schedule and flags from the run's weights)."""
-    init_recipe = init.trainer_state.get("run", {}).get("recipe")
-    if init_recipe not in (init_from, recipe_name):
+def _check_init_recipe(
+    request: TrainRequest, init_recipes: tuple[str | None, ...], *, recipe_name: str, init_from: str
+) -> None:
+    """``--init`` (whose weights went through ``init_recipes``, oldest first) takes a run of the phase this recipe
+    continues, or a run of this recipe itself (a fine-tune: new optimizer, schedule and flags from the run's weights);
+    an exported checkpoint qualifies when its card lists either stage."""
+    if init_from not in init_recipes and recipe_name not in init_recipes:
+        after = f" (after {', '.join(map(repr, init_recipes[:-1]))})" if len(init_recipes) > 1 else ""
         raise ValueError(
-            f"--init {str(request.init)!r} is a run of {init_recipe!r}; {recipe_name!r} continues a {init_from!r} run "
-            f"(or fine-tunes a {recipe_name!r} one)"
+            f"--init {str(request.init)!r} is a run of {init_recipes[-1]!r}{after}; {recipe_name!r} continues a "
+            f"{init_from!r} run (or fine-tunes a {recipe_name!r} one)"
         )
 
 
@@ -213,7 +216,8 @@ def _init_weights_of(request: TrainRequest, *, recipe_name: str, init_from: str 
     if request.init is None:
         raise ValueError(f"recipe {recipe_name!r} continues a {init_from!r} run: pass --init RUN_DIR")
     init = load_checkpoint(request.init)
-    _check_init_recipe(request, init, recipe_name=recipe_name, init_from=init_from)
+    init_recipe = init.trainer_state.get("run", {}).get("recipe")
+    _check_init_recipe(request, (init_recipe,), recipe_name=recipe_name, init_from=init_from)
     return init.ema_state if init.ema_state is not None else init.model_state
 
 
@@ -297,9 +301,9 @@ def _run_tae(recipe: TAERecipe, request: TrainRequest, args: dict[str, Any]) -> 
     )
 
 
-def _stored_latent_norm(run_config: dict[str, Any], where: str) -> tuple[float, float]:
+def _stored_latent_norm(video_config: dict[str, Any] | None, where: str) -> tuple[float, float]:
     try:
-        tae = run_config["video"]["tae"]
+        tae = video_config["tae"]  # type: ignore[index]
         return float(tae["shift_factor"]), float(tae["scaling_factor"])
     except (KeyError, TypeError) as err:
         raise ValueError(f"{where} records no latent shift/scale (not a text-to-video run?)") from err
@@ -312,6 +316,8 @@ def _run_t2v(recipe: T2VRecipe, request: TrainRequest, args: dict[str, Any]) -> 
         default_cache_dir,
         load_tae,
         measure_latent_norm,
+        read_t2v_init,
+        tae_weights_file,
         train_t2v,
         with_latent_norm,
     )
@@ -321,20 +327,20 @@ def _run_t2v(recipe: T2VRecipe, request: TrainRequest, args: dict[str, Any]) -> 
         raise ValueError(f"recipe {recipe.name!r} trains on TAE latents: pass --tae TAE_RUN_OR_CHECKPOINT")
     distributed = _join_distributed(request)
     is_main = distributed is None or distributed.is_main
-    tae_file = resolve_weights_file(request.tae)
+    tae_file = tae_weights_file(request.tae)
     stage = recipe.stage
     init_state, norm = None, None
     if request.resume:
         stored = _read_run_file(request.run_dir)
         if stored is None:
             raise ValueError(f"--resume: {str(request.run_dir)!r} has no {RUN_FILE}")
-        norm = _stored_latent_norm(stored["config"], f"{request.run_dir / RUN_FILE}")
+        norm = _stored_latent_norm(stored["config"].get("video"), f"{request.run_dir / RUN_FILE}")
     elif request.init is not None:
-        init = load_checkpoint(request.init)
+        init = read_t2v_init(request.init)
         if stage.init_from is not None:
-            _check_init_recipe(request, init, recipe_name=recipe.name, init_from=stage.init_from)
-        init_state = init.ema_state if init.ema_state is not None else init.model_state
-        norm = _stored_latent_norm(init.trainer_state["run"]["config"], f"--init {str(request.init)!r}")
+            _check_init_recipe(request, init.recipes, recipe_name=recipe.name, init_from=stage.init_from)
+        init_state = init.state
+        norm = _stored_latent_norm(init.video_config, f"--init {str(request.init)!r}")
     elif stage.init_from is not None:
         raise ValueError(f"stage {recipe.name!r} initialises from a {stage.init_from!r} run: pass --init RUN_DIR")
 

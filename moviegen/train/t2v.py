@@ -20,7 +20,7 @@ stages inherit them from their ``--init`` run, so the whole schedule and the sam
 import hashlib
 import math
 import warnings
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -52,6 +52,54 @@ _POS_KEYS = {"dit.pos_embed.pos_t": "max_t", "dit.pos_embed.pos_h": "max_h", "di
 
 
 # -- latents --------------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class T2VInit:
+    """What a text-to-video ``--init`` supplies: weights, the video config they were trained with (its TAE entry holds
+    the latent shift/scale), and the recipes they went through, oldest first (a run: its own recipe; an exported
+    checkpoint: every stage its card lists)."""
+
+    state: dict[str, torch.Tensor]
+    video_config: dict[str, Any]
+    recipes: tuple[str | None, ...]
+
+
+def read_t2v_init(source: str | Path) -> T2VInit:
+    """The weights a text-to-video stage starts from: a training run or checkpoint (EMA weights when it kept them),
+    or an exported video checkpoint directory such as the embedded default (its stored weights and its card's
+    stages), so a fine-tune needs no training run of its own.
+
+    Raises:
+        ValueError: the source is neither, records no video config, or is a corrupt exported checkpoint.
+    """
+    from moviegen.train.checkpoint import load_checkpoint
+    from moviegen.video.checkpoint import CheckpointError, is_video_checkpoint, load_video_checkpoint
+
+    if is_video_checkpoint(source):
+        try:
+            loaded = load_video_checkpoint(source)
+        except CheckpointError as err:
+            raise ValueError(f"--init {str(source)!r}: {err}") from err
+        stages = loaded.card.get("recipe")
+        recipes = tuple(stage.get("recipe") for stage in stages) if isinstance(stages, list) and stages else (None,)
+        return T2VInit(loaded.model.trainable_state_dict(), config_to_dict(loaded.cfg), recipes)
+    init = load_checkpoint(source)
+    run = init.trainer_state.get("run", {})
+    video_config = run.get("config", {}).get("video")
+    if video_config is None:
+        raise ValueError(f"--init {str(source)!r} records no video config (not a text-to-video run?)")
+    state = init.ema_state if init.ema_state is not None else init.model_state
+    return T2VInit(state, video_config, (run.get("recipe"),))
+
+
+def tae_weights_file(source: str | Path) -> Path:
+    """The TAE weights a source names: an exported video checkpoint directory's ``tae.safetensors``, else a weights
+    file, checkpoint or run directory (:func:`moviegen.train.average.resolve_weights_file`)."""
+    from moviegen.train.average import resolve_weights_file
+    from moviegen.video.checkpoint import TAE_FILE, is_video_checkpoint
+
+    return Path(source) / TAE_FILE if is_video_checkpoint(source) else resolve_weights_file(source)
 
 
 def load_tae(weights_file: str | Path, *, cfg: Any) -> TemporalAutoencoder:

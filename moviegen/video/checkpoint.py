@@ -211,6 +211,13 @@ def save_video_checkpoint(
     return write_checkpoint(path, weights=weights, card=card, config=config, fmt=FORMAT)
 
 
+def is_video_checkpoint(path: str | os.PathLike) -> bool:
+    """Whether ``path`` looks like a directory written by :func:`save_video_checkpoint` (its config and transformer
+    weights are there; :func:`load_video_checkpoint` checks the rest)."""
+    path = Path(path)
+    return (path / CONFIG_FILE).is_file() and (path / T2V_FILE).is_file()
+
+
 def read_checkpoint_config(path: str | os.PathLike) -> CheckpointConfig:
     """Read and check ``config.json`` only (cheap: no weights), e.g. to validate a request before loading.
 

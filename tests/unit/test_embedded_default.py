@@ -51,6 +51,22 @@ def test_the_model_card_records_recipe_seed_and_measured_metrics(shipped):
     assert 0.0 <= metrics["tae"]["ssim"] <= 1.0 and metrics["tae"]["psnr"] > 0
 
 
+def test_the_shipped_model_is_an_init_for_its_last_stage_and_the_stage_3_fine_tunes(shipped, tmp_path):
+    from moviegen.train.launch import TrainRequest, _check_init_recipe
+    from moviegen.train.t2v import read_t2v_init
+
+    init = read_t2v_init(default_checkpoint_dir())
+    assert init.recipes == tuple(stage["recipe"] for stage in shipped.card["recipe"])
+    assert init.video_config["tae"]["scaling_factor"] == shipped.cfg.tae.scaling_factor
+    assert init.state.keys() == shipped.model.trainable_state_dict().keys()
+    request = TrainRequest(recipe="x", data_dir=tmp_path, run_dir=tmp_path / "run", init=default_checkpoint_dir())
+    # Its card lists stage 3 before the shifted stage, so the stage-3 fine-tunes take it as well as a shifted run.
+    for recipe in ("t2v-tiny-t2iv-shifted", "t2v-tiny-t2iv-objects"):
+        _check_init_recipe(request, init.recipes, recipe_name=recipe, init_from=get_recipe(recipe).stage.init_from)
+    with pytest.raises(ValueError, match=r"is a run of 't2v-tiny-t2iv-shifted' \(after 't2v-tiny-t2i-lowres'"):
+        _check_init_recipe(request, init.recipes, recipe_name="audio-tiny", init_from="audio-codec-tiny")
+
+
 def test_the_shipped_model_generates_at_its_trained_size(shipped):
     pipeline = VideoPipeline(shipped.tae, shipped.model, shipped.cfg, defaults=shipped.defaults)
     d = shipped.defaults

@@ -143,6 +143,41 @@ def test_export_then_generate_from_the_exported_checkpoint(world, tae_file, tmp_
     assert "guidance_scale must be >= 1" in capsys.readouterr().err
 
 
+def test_fine_tune_from_an_exported_checkpoint_and_export_its_lineage(world, tae_file, tmp_path, capsys):
+    from moviegen.video.checkpoint import load_video_checkpoint
+
+    first = tmp_path / "t2v"
+    assert main(_t2v_args(world, tae_file, first, 2)) == 0
+    model = tmp_path / "model"
+    assert main(["export", "--t2v", str(first), "--tae", str(tae_file), "-o", str(model)]) == 0
+    shipped = load_video_checkpoint(model)
+
+    # The checkpoint directory is both --init and --tae; a near-zero LR keeps the weights where they started.
+    tune = tmp_path / "tune"
+    assert main([*_t2v_args(world, model, tune, 1), "--init", str(model), "--lr", "1e-12"]) == 0
+    run = json.loads((tune / "run.json").read_text())
+    assert run["args"]["tae_file"] == str(model / "tae.safetensors")
+    assert run["config"]["video"]["tae"]["scaling_factor"] == shipped.cfg.tae.scaling_factor
+    tuned = load_checkpoint(tune).model_state
+    for key, value in shipped.model.trainable_state_dict().items():
+        torch.testing.assert_close(tuned[key], value, rtol=0, atol=1e-6)
+
+    # Exported, the fine-tune's card continues the checkpoint's: its stage, then the run's, naming where it started.
+    again = tmp_path / "model2"
+    assert main(["export", "--t2v", str(tune), "--tae", str(model), "-o", str(again)]) == 0
+    card = load_video_checkpoint(again).card
+    assert [stage["run_dir"] for stage in card["recipe"]] == ["t2v", "tune"]
+    assert card["recipe"][0] == shipped.card["recipe"][0]
+    assert "'model'" in card["recipe"][1]["init"] and card["recipe"][1]["steps"] == 1
+    assert card["tae_recipe"] == shipped.card["tae_recipe"] == str(tae_file)
+
+    # A stage that continues another recipe refuses the checkpoint, naming the recipe its card ends with.
+    refused = ["train", "t2v-tiny-t2iv", "--data", str(world), "--tae", str(model), "-o", str(tmp_path / "no"),
+               "--init", str(model), "--no-progress"]
+    assert main(refused) == 2
+    assert "is a run of 't2v-debug'" in capsys.readouterr().err
+
+
 def test_export_rejects_a_tae_run(world, tmp_path):
     run_dir = tmp_path / "tae"
     assert main(["train", "tae-debug", "--data", str(world), "-o", str(run_dir), "--steps", "1", "--no-progress"]) == 0
