@@ -6,6 +6,7 @@ downsampler of encoder level ``j`` also halves time (stride-2 temporal conv); th
 nearest-neighbour temporal upsampling. Three ``True`` entries give the paper's 8x temporal compression.
 """
 
+import enum
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -22,6 +23,16 @@ _DIFFUSERS_UP_BLOCK = "UpDecoderBlock2D"
 _PAPER_TEMPORAL_DOWNSAMPLE_LEVELS = 3
 
 
+class TemporalUpsample(enum.Enum):
+    """How the decoder doubles time before each temporal upsampler's convolution."""
+
+    NEAREST = "nearest"  # [paper] SPEC 1.1: nearest-neighbour interpolation followed by a convolution
+    # [inferred, beyond the paper] linear interpolation between neighbouring frames' features (edges held): frames
+    # near a latent group's border blend both groups instead of repeating one, which measured smoother group borders
+    # on the tiny TAE (docs/tae.md). A lone latent frame still decodes to identical frames.
+    LINEAR = "linear"
+
+
 @dataclass(frozen=True, kw_only=True)
 class TAEConfig:
     """Architecture of the Temporal AutoEncoder.
@@ -35,6 +46,8 @@ class TAEConfig:
         temporal_downsample: one bool per spatial downsampler (``len(block_out_channels) - 1`` entries); ``True``
             makes that downsampler also stride 2 in time.
         use_temporal_attention: add a temporal attention after every spatial attention (the mid blocks).
+        temporal_upsample: the decoder's temporal interpolation (the paper's nearest, or linear; no weights differ,
+            so a decoder trained with one loads into the other, but decodes well only with the one it learned).
         scaling_factor: latents are fed to the diffusion model as ``(latent - shift_factor) * scaling_factor``.
             The defaults (1, 0) are placeholders [inferred]: the constants must be measured on training data once the
             TAE is trained (for reference, the SD3.5 VAE that S1 inflates uses 1.5305 and 0.0609).
@@ -51,6 +64,7 @@ class TAEConfig:
     norm_num_groups: int = 32
     temporal_downsample: tuple[bool, ...] = (True, True, True)
     use_temporal_attention: bool = True
+    temporal_upsample: TemporalUpsample = TemporalUpsample.NEAREST
     scaling_factor: float = 1.0
     shift_factor: float = 0.0
 

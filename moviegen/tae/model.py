@@ -36,7 +36,7 @@ from einops import rearrange
 from torch import nn
 
 from moviegen.nn.conv import Conv25d, TemporalConv1d
-from moviegen.tae.config import TAEConfig
+from moviegen.tae.config import TAEConfig, TemporalUpsample
 
 # diffusers' AutoencoderKL constants, kept so that inflated models match the image VAE exactly.
 NORM_EPS = 1e-6  # GroupNorm epsilon of every ResNet, attention and output norm
@@ -150,16 +150,23 @@ class Downsample(nn.Module):
 
 
 class Upsample(nn.Module):
-    """diffusers ``Upsample2D`` (nearest x2, 3x3 conv), optionally also nearest x2 in time cropped to a length."""
+    """diffusers ``Upsample2D`` (nearest x2, 3x3 conv), optionally also x2 in time (nearest as in the paper, or
+    linear) cropped to a length."""
 
-    def __init__(self, channels: int, *, temporal: bool) -> None:
+    def __init__(self, channels: int, *, temporal: bool, mode: TemporalUpsample = TemporalUpsample.NEAREST) -> None:
         super().__init__()
         self.temporal = temporal
+        self.mode = mode
         self.conv = Conv25d(in_channels=channels, out_channels=channels)
 
     def forward(self, x_BCTHW: torch.Tensor, *, num_frames: int) -> torch.Tensor:
-        time_scale = 2 if self.temporal else 1
-        x_BCTHW = F.interpolate(x_BCTHW, scale_factor=(time_scale, 2, 2), mode="nearest")
+        if self.temporal and self.mode is TemporalUpsample.LINEAR:
+            # Time first (frame 2i+1/2 sits at i -/+ 1/4, the ends held), then the spatial nearest x2.
+            x_BCTHW = F.interpolate(x_BCTHW, scale_factor=(2, 1, 1), mode="trilinear", align_corners=False)
+            x_BCTHW = F.interpolate(x_BCTHW, scale_factor=(1, 2, 2), mode="nearest")
+        else:
+            time_scale = 2 if self.temporal else 1
+            x_BCTHW = F.interpolate(x_BCTHW, scale_factor=(time_scale, 2, 2), mode="nearest")
         # Crop to the encoder's length at this stage: an odd length drops the spurious last frame (SPEC 1.1).
         return self.conv(x_BCTHW[:, :, :num_frames])
 
@@ -231,7 +238,10 @@ class UpBlock(nn.Module):
         self.upsamplers = (
             None
             if index == num_levels - 1
-            else nn.ModuleList([Upsample(out_channels, temporal=cfg.temporal_downsample[num_levels - 2 - index])])
+            else nn.ModuleList(
+                [Upsample(out_channels, temporal=cfg.temporal_downsample[num_levels - 2 - index],
+                          mode=cfg.temporal_upsample)]
+            )
         )
 
     def forward(self, x_BCTHW: torch.Tensor, *, num_frames: int) -> torch.Tensor:

@@ -17,6 +17,7 @@ from moviegen.train.average import resolve_weights_file
 from moviegen.train.checkpoint import load_checkpoint
 
 if TYPE_CHECKING:
+    from moviegen.tae.config import TAEConfig
     from moviegen.video.checkpoint import GenerationDefaults
 
 RUN_FILE = "run.json"
@@ -148,6 +149,25 @@ def _guidance_override(guidance_scale: float | None, card: dict[str, Any] | None
     return {"guidance_scale_set_at_export": guidance_scale} | (card or {})
 
 
+def _with_decoder_of(tae_cfg: "TAEConfig", tae_run: Path) -> "TAEConfig":
+    """The text-to-video run's TAE config with the decoder-only choice (``temporal_upsample``) of the TAE it is
+    exported with, as recorded by that TAE's run or exported checkpoint: a decoder-only phase may change how the
+    decoder upsamples time without touching the latents the transformer learned (a bare weights file records
+    nothing and keeps the run's)."""
+    from moviegen.tae.config import TAEConfig
+
+    recorded = None
+    if (tae_run / RUN_FILE).is_file():
+        recorded = _read_run(tae_run)["config"].get("tae")
+    elif _exported_card(tae_run) is not None:
+        from moviegen.video.checkpoint import CONFIG_FILE
+
+        recorded = json.loads((tae_run / CONFIG_FILE).read_text())["config"]["tae"]
+    if recorded is None:
+        return tae_cfg
+    return replace(tae_cfg, temporal_upsample=config_from_dict(TAEConfig, recorded).temporal_upsample)
+
+
 def export_video_checkpoint(
     *,
     t2v_run: str | Path,
@@ -179,6 +199,7 @@ def export_video_checkpoint(
     if "video" not in run["config"]:
         raise ValueError(f"{str(t2v_run)!r} is a {run['recipe']!r} run, not a text-to-video run")
     cfg = config_from_dict(MovieGenVideoConfig, run["config"]["video"])
+    cfg = replace(cfg, tae=_with_decoder_of(cfg.tae, Path(tae_run)))
     checkpoint = load_checkpoint(t2v_run)
     model = TextToVideo(cfg)
     model.load_trainable_state_dict(

@@ -7,6 +7,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from moviegen.configs.serialize import config_from_dict, config_to_dict
 from moviegen.nn.conv import Conv25d, TemporalConv1d
 from moviegen.tae import (
     ReconstructionLoss,
@@ -14,6 +15,7 @@ from moviegen.tae import (
     TAELoss,
     TAELossConfig,
     TemporalAutoencoder,
+    TemporalUpsample,
     decode_tiled,
     encode_tiled,
     tae_16ch,
@@ -29,6 +31,7 @@ from moviegen.tae.loss import (
     outlier_penalty_loss,
     reconstruction_loss,
 )
+from moviegen.tae.model import Upsample
 from moviegen.tae.perceptual import PerceptualLoss
 from moviegen.tae.tiling import plan_decode_tiles
 
@@ -296,11 +299,13 @@ def test_init_is_frame_local_and_temporal_layers_make_it_mix_time():
     assert not torch.allclose(mixed[:, :, 0], single[:, :, 0], atol=1e-3)
 
 
-def test_a_lone_latent_frame_decodes_to_identical_frames_and_neighbours_break_the_tie():
+@pytest.mark.parametrize("mode", list(TemporalUpsample))
+def test_a_lone_latent_frame_decodes_to_identical_frames_and_neighbours_break_the_tie(mode):
     # Nearest x2 temporal upsampling + replicate-padded temporal convs (SPEC 1.1): with one latent frame every decoder
     # layer sees the same input at every frame, so training on one-latent-frame crops can only teach the group mean
-    # (why the tae-tiny-clip phase trains on 4-latent-frame crops, docs/tae.md).
-    tae = _tae()
+    # (why the tae-tiny-clip phase trains on 4-latent-frame crops, docs/tae.md). Linear upsampling holds the ends,
+    # so it is no different there.
+    tae = _tae(dataclasses.replace(tae_debug(), temporal_upsample=mode))
     _randomize_temporal(tae)
     tc = tae.cfg.temporal_compression
     with torch.no_grad():
@@ -308,6 +313,27 @@ def test_a_lone_latent_frame_decodes_to_identical_frames_and_neighbours_break_th
         torch.testing.assert_close(lone, lone[:, :, :1].expand_as(lone))
         pair = tae.decode(torch.randn(1, 16, 2, 4, 4, generator=torch.Generator().manual_seed(1)), num_frames=2 * tc)
     assert (pair[:, :, 0] - pair[:, :, 1]).abs().max() > 1e-3  # a neighbour tells the frames of a group apart
+
+
+def test_linear_temporal_upsampling_blends_neighbouring_frames_and_keeps_the_lengths():
+    up = Upsample(1, temporal=True, mode=TemporalUpsample.LINEAR)
+    up.conv = torch.nn.Identity()  # the interpolation alone
+    x = torch.tensor([0.0, 1.0, 3.0]).view(1, 1, 3, 1, 1)
+    out = up(x, num_frames=5)  # an odd stage length drops the spurious last frame, as with nearest
+    assert out.shape == (1, 1, 5, 2, 2)
+    # Frame 2i and 2i+1 sit a quarter before and after input frame i; the first frame is held.
+    torch.testing.assert_close(out[0, 0, :, 0, 0], torch.tensor([0.0, 0.25, 0.75, 1.5, 2.5]))
+    torch.testing.assert_close(out[..., 1, 1], out[..., 0, 0])  # nearest in space
+    nearest = Upsample(1, temporal=True)
+    nearest.conv = torch.nn.Identity()
+    torch.testing.assert_close(nearest(x, num_frames=5)[0, 0, :, 0, 0], torch.tensor([0.0, 0.0, 1.0, 1.0, 3.0]))
+    # The option changes no weight: a decoder trained with either loads into the other, and the config round-trips.
+    cfg = dataclasses.replace(tae_debug(), temporal_upsample=TemporalUpsample.LINEAR)
+    assert _tae(cfg).state_dict().keys() == _tae().state_dict().keys()
+    assert config_from_dict(TAEConfig, config_to_dict(cfg)) == cfg
+    assert config_to_dict(cfg)["temporal_upsample"] == "linear"
+    with torch.no_grad():
+        assert _tae(cfg).decode(torch.randn(1, 16, 2, 4, 4), num_frames=3).shape == (1, 3, 3, 8, 8)
 
 
 # ---------------------------------------------------------------- losses

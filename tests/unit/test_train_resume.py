@@ -163,8 +163,14 @@ def test_fine_tune_from_an_exported_checkpoint_and_export_its_lineage(world, tae
         torch.testing.assert_close(tuned[key], value, rtol=0, atol=1e-6)
 
     # Exported, the fine-tune's card continues the checkpoint's: its stage, then the run's, naming where it started.
+    # The TAE's decoder-only choice comes from where the TAE is taken (here a checkpoint that says linear).
+    config = json.loads((model / "config.json").read_text())
+    config["config"]["tae"]["temporal_upsample"] = "linear"
+    (model / "config.json").write_text(json.dumps(config))
     again = tmp_path / "model2"
     assert main(["export", "--t2v", str(tune), "--tae", str(model), "-o", str(again)]) == 0
+    assert load_video_checkpoint(again).cfg.tae.temporal_upsample.value == "linear"
+    assert shipped.cfg.tae.temporal_upsample.value == "nearest"
     card = load_video_checkpoint(again).card
     assert [stage["run_dir"] for stage in card["recipe"]] == ["t2v", "tune"]
     assert card["recipe"][0] == shipped.card["recipe"][0]
