@@ -37,15 +37,20 @@ def _centred(mask_HW: np.ndarray, radius: int = 40) -> np.ndarray:
     return canvas
 
 
-def wobble(frames_THWC: np.ndarray, colour: str, *, group: int) -> tuple[list[float], list[float]]:
-    """(changes at group borders, changes inside groups) of the ``colour`` object's silhouette."""
+def wobble(frames_THWC: np.ndarray, colour: str, *, group: int) -> tuple[list[float], list[float], int]:
+    """(changes at group borders, changes inside groups, frame pairs skipped) of the ``colour`` object's silhouette;
+    a pair where the object shows in neither frame is skipped (an object in one frame only counts as a full change)."""
     masks = label_pixels(frames_THWC, tolerance=60) == _COLOURS.index(colour)
     sils = [_centred(m) for m in masks]
-    border, inside = [], []
+    border, inside, skipped = [], [], 0
     for t in range(1, len(sils)):
-        iou = (sils[t - 1] & sils[t]).sum() / max(int((sils[t - 1] | sils[t]).sum()), 1)
+        union = int((sils[t - 1] | sils[t]).sum())
+        if union == 0:
+            skipped += 1
+            continue
+        iou = (sils[t - 1] & sils[t]).sum() / union
         (border if t % group == 0 else inside).append(1.0 - float(iou))
-    return border, inside
+    return border, inside, skipped
 
 
 def main() -> None:
@@ -63,13 +68,14 @@ def main() -> None:
     torch.set_num_threads(2)
     loaded = load_video_checkpoint(args.checkpoint)
     group = loaded.cfg.tae.temporal_compression
-    totals: dict[str, tuple[list[float], list[float]]] = {}
+    totals: dict[str, tuple[list[float], list[float], list[int]]] = {}
 
     def add(name: str, frames: np.ndarray, colour: str) -> None:
-        border, inside = wobble(frames, colour, group=group)
-        totals.setdefault(name, ([], []))
-        totals[name][0].extend(border)
-        totals[name][1].extend(inside)
+        border, inside, skipped = wobble(frames, colour, group=group)
+        total = totals.setdefault(name, ([], [], []))
+        total[0].extend(border)
+        total[1].extend(inside)
+        total[2].append(skipped)
 
     with torch.no_grad():
         if args.generate:
@@ -98,9 +104,9 @@ def main() -> None:
                     if obj.get("identity") is None:
                         add("original", clip, obj["colour"])
                         add("round trip", rec, obj["colour"])
-    for name, (border, inside) in totals.items():
+    for name, (border, inside, skipped) in totals.items():
         print(f"{name:10s} 1 - IoU frame to frame: inside groups {np.mean(inside):.3f} ({len(inside)}), "
-              f"across borders {np.mean(border):.3f} ({len(border)})")
+              f"across borders {np.mean(border):.3f} ({len(border)}); {sum(skipped)} pairs without the object")
 
 
 if __name__ == "__main__":

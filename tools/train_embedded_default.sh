@@ -17,7 +17,7 @@ stage t2v-tiny-t2i-lowres  "$R/t2i"      --tae "$R/tae-full"
 stage t2v-tiny-t2iv-lowres "$R/t2iv-low" --tae "$R/tae-full" --init "$R/t2i"
 stage t2v-tiny-t2iv        "$R/t2iv"     --tae "$R/tae-full" --init "$R/t2iv-low"
 # Stage 3 continued at the noise end (15000 steps, about 62 min on 2 cores). The shipped run (2026-12-01) started
-# from stage 3's EMA weights as shipped before, in float16 (--init that checkpoint directory); this starts from the run.
+# from stage 3's EMA weights as shipped before, in float16 (now loadable with --init DIR); this starts from the run.
 stage t2v-tiny-t2iv-shifted "$R/t2iv-shifted" --tae "$R/tae-full" --init "$R/t2iv"
 # The decoder-only clip phase keeps tae-full's encoder, so the latents above (and the transformer) stay valid.
 stage tae-tiny-clip        "$R/tae-clip" --init "$R/tae-full"

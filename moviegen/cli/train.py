@@ -37,10 +37,12 @@ A run directory (-o) receives run.json (the resolved recipe), checkpoints/step_N
 checkpoints/latest names the newest), metrics.jsonl (one line per step) and tb/ (TensorBoard). Ctrl-C or SIGTERM
 finishes the current step and writes a checkpoint; --resume continues exactly where it stopped, with the flags
 the run was started with (run.json); only --steps may change, to extend a run. To change another flag, start a
-new run with --init naming this one (a fine-tune: a run of the recipe itself is a valid --init).
+new run with --init naming this one (a fine-tune: a run of the recipe itself, or of another recipe that continues
+the same phase, is a valid --init).
 A text-to-video stage may also --init an exported video checkpoint (the embedded default, or `moviegen export`'s
-output): its stored weights and latent scale; it qualifies when its model card lists the stage the recipe
-continues (or the recipe itself). Exporting the fine-tune then lists the checkpoint's stages before the run's own.
+output): its stored weights and latent scale; it qualifies when its card's last stage is the phase the recipe
+continues, the recipe itself, or a sibling fine-tune of that phase (as for runs). Exporting the fine-tune then
+lists the checkpoint's stages (recorded when the run started) before the run's own.
 
 The transformer recipes (t2v-*, audio-tiny, audio-debug) also train on several processes: --dp (FSDP2), --tp
 (tensor + sequence parallel), --cp (context parallel), --ac (activation checkpointing). Outside torchrun, moviegen
@@ -198,8 +200,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     train.add_argument("-o", "--output", metavar="RUN_DIR", help="run directory (checkpoints, metrics, TensorBoard)")
     train.add_argument(
         "--init", metavar="PREV_RUN",
-        help="initialise from a previous run (the previous stage); text-to-video stages also take an exported "
-        "video checkpoint directory",
+        help="initialise from a previous run (the previous stage); text-to-video and TAE recipes also take an "
+        "exported video checkpoint directory (its transformer or its TAE)",
     )
     train.add_argument(
         "--tae", metavar="TAE_RUN_OR_CKPT",

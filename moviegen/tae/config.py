@@ -3,7 +3,8 @@
 The TAE mirrors a diffusers ``AutoencoderKL`` (SD-style encoder/decoder with ``len(block_out_channels)`` levels, a
 spatial 2x downsampler on every level but the last) inflated to 2.5D. ``temporal_downsample[j]`` says whether the
 downsampler of encoder level ``j`` also halves time (stride-2 temporal conv); the decoder mirrors it with
-nearest-neighbour temporal upsampling. Three ``True`` entries give the paper's 8x temporal compression.
+nearest-neighbour temporal upsampling (the paper's; ``temporal_upsample`` can make it linear). Three ``True`` entries
+give the paper's 8x temporal compression.
 """
 
 import enum
@@ -90,6 +91,11 @@ class TAEConfig:
             )
         if not all(isinstance(flag, bool) for flag in self.temporal_downsample):
             raise ValueError(f"temporal_downsample entries must be bools, got {self.temporal_downsample!r}")
+        if not isinstance(self.temporal_upsample, TemporalUpsample):
+            raise ValueError(
+                f"temporal_upsample must be a TemporalUpsample ({', '.join(m.name for m in TemporalUpsample)}), got "
+                f"{self.temporal_upsample!r}"
+            )
         if self.scaling_factor <= 0:
             raise ValueError(f"scaling_factor must be > 0, got {self.scaling_factor}")
 

@@ -8,7 +8,8 @@ key mapping (``moviegen.tae.inflate``). On top of it:
   conv per pixel with symmetric replicate padding);
 * every spatial attention is followed by a temporal attention (per pixel, over frames);
 * the downsamplers of the levels flagged in ``TAEConfig.temporal_downsample`` also stride 2 in time, and the
-  decoder's mirrored upsamplers repeat frames (nearest x2) before their convolution.
+  decoder's mirrored upsamplers repeat frames (nearest x2, as the paper; or interpolate linearly,
+  ``TAEConfig.temporal_upsample``) before their convolution.
 
 Frame-count rule. Encoding maps ``T`` frames to ``ceil(T / temporal_compression)`` latent frames (each stride-2 stage
 maps ``T -> ceil(T / 2)``), so an image (``T = 1``) is one latent frame. Decoding takes the target ``num_frames``
@@ -161,7 +162,7 @@ class Upsample(nn.Module):
 
     def forward(self, x_BCTHW: torch.Tensor, *, num_frames: int) -> torch.Tensor:
         if self.temporal and self.mode is TemporalUpsample.LINEAR:
-            # Time first (frame 2i+1/2 sits at i -/+ 1/4, the ends held), then the spatial nearest x2.
+            # Time first (frames 2i and 2i+1 sit at i - 1/4 and i + 1/4; the ends held), then the spatial nearest x2.
             x_BCTHW = F.interpolate(x_BCTHW, scale_factor=(2, 1, 1), mode="trilinear", align_corners=False)
             x_BCTHW = F.interpolate(x_BCTHW, scale_factor=(1, 2, 2), mode="nearest")
         else:

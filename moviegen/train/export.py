@@ -43,35 +43,57 @@ def _last_validation(run_dir: Path) -> dict[str, float]:
     return found
 
 
-def _exported_card(path: Path) -> dict[str, Any] | None:
-    """The model card of an exported video checkpoint directory (None for anything else)."""
+INIT_CHECKPOINT_KEY = "init_checkpoint"  # run.json: the exported checkpoint a run started from, and its card's stages
+
+
+def exported_card(path: Path) -> dict[str, Any] | None:
+    """The model card of an exported video checkpoint directory (None for anything else).
+
+    Raises:
+        ValueError: the directory's card is missing or not a JSON object.
+    """
+    from moviegen.io.checkpoint_files import read_card
     from moviegen.video.checkpoint import CARD_FILE, is_video_checkpoint
 
-    return json.loads((path / CARD_FILE).read_text()) if is_video_checkpoint(path) else None
+    if not is_video_checkpoint(path):
+        return None
+    return read_card(path / CARD_FILE, contents="an exported video checkpoint has a model_card.json")
+
+
+def _exported_stages(path: Path) -> list[dict[str, Any]] | None:
+    """The card stages behind ``path`` when it is an exported checkpoint (its transformer's) or that checkpoint's
+    ``tae.safetensors`` (its autoencoder's); None otherwise."""
+    from moviegen.video.checkpoint import TAE_FILE
+
+    card, key = exported_card(path), "recipe"
+    if card is None and path.name == TAE_FILE:
+        card, key = exported_card(path.parent), "tae_recipe"
+    return None if card is None else list(card.get(key) or [])
 
 
 def describe_run(run_dir: str | Path) -> list[dict[str, Any]]:
     """One entry per stage, oldest first: recipe, steps trained, batch size, lr, seed, data, last validation.
 
-    A run initialised from an exported checkpoint (``--init moviegen/assets/video-tiny``) continues that checkpoint's
-    card: its stages come first, and the run's first stage names the checkpoint it started from.
+    The chain follows each run's ``--init``. A run started from an exported checkpoint (``--init
+    moviegen/assets/video-tiny``) continues that checkpoint's card: its stages (as recorded when the run started)
+    come first, and the run's first stage names the checkpoint. An ``--init`` that is neither a run nor an exported
+    checkpoint (a bare weights file) ends the chain, named in ``init``.
+
+    Raises:
+        ValueError: ``run_dir`` is not a training run directory.
     """
-    stages, seen = [], set()
-    current: Path | None = Path(run_dir)
-    while current is not None and current.resolve() not in seen:
+    stages: list[dict[str, Any]] = []
+    seen: set[Path] = set()
+    current = Path(run_dir)
+    while current.resolve() not in seen:
         seen.add(current.resolve())
-        exported = _exported_card(current) if stages else None
-        if exported is not None:
-            stages[-1]["init"] = f"the exported checkpoint {current.name!r} (its stored weights)"
-            return list(exported.get("recipe") or []) + stages[::-1]
         run = _read_run(current)
         train, optim = run["config"]["train"], run["config"]["optim"]
-        checkpoint = load_checkpoint(current)
         stages.append(
             {
                 "recipe": run["recipe"],
                 "run_dir": current.name,
-                "steps": checkpoint.step,
+                "steps": load_checkpoint(current).step,
                 "batch_size": train["batch_size"],
                 "lr": optim["lr"],
                 "seed": train["seed"],
@@ -80,7 +102,17 @@ def describe_run(run_dir: str | Path) -> list[dict[str, Any]]:
             }
         )
         init = run["args"].get("init")
-        current = Path(init) if init else None
+        if not init:
+            break
+        recorded = run.get(INIT_CHECKPOINT_KEY)
+        earlier = recorded["stages"] if recorded is not None else _exported_stages(Path(init))
+        if earlier is not None:
+            stages[-1]["init"] = f"the exported checkpoint {Path(init).name!r} (its stored weights)"
+            return list(earlier) + stages[::-1]
+        if not (Path(init) / RUN_FILE).is_file():
+            stages[-1]["init"] = str(init)  # a weights file or a checkpoint directory: where the record ends
+            break
+        current = Path(init)
     return stages[::-1]
 
 
@@ -89,8 +121,8 @@ def _autoencoder_recipe(key: str, path: Path) -> list[dict[str, Any]] | str:
     exported checkpoint it was taken from, or (a bare weights file) its path."""
     if (path / RUN_FILE).is_file():
         return describe_run(path)
-    exported = _exported_card(path)
-    return exported[key] if exported is not None and key in exported else str(path)
+    card = exported_card(path)
+    return card[key] if card is not None and key in card else str(path)
 
 
 def model_card(
@@ -152,20 +184,21 @@ def _guidance_override(guidance_scale: float | None, card: dict[str, Any] | None
 def _with_decoder_of(tae_cfg: "TAEConfig", tae_run: Path) -> "TAEConfig":
     """The text-to-video run's TAE config with the decoder-only choice (``temporal_upsample``) of the TAE it is
     exported with, as recorded by that TAE's run or exported checkpoint: a decoder-only phase may change how the
-    decoder upsamples time without touching the latents the transformer learned (a bare weights file records
-    nothing and keeps the run's)."""
+    decoder upsamples time without touching the latents the transformer learned. A bare weights file or a checkpoint
+    directory records no architecture of its own and keeps the run's."""
     from moviegen.tae.config import TAEConfig
+    from moviegen.video.checkpoint import is_video_checkpoint, read_checkpoint_config
 
-    recorded = None
     if (tae_run / RUN_FILE).is_file():
         recorded = _read_run(tae_run)["config"].get("tae")
-    elif _exported_card(tae_run) is not None:
-        from moviegen.video.checkpoint import CONFIG_FILE
-
-        recorded = json.loads((tae_run / CONFIG_FILE).read_text())["config"]["tae"]
-    if recorded is None:
+        if recorded is None:
+            raise ValueError(f"--tae {str(tae_run)!r} is a {_read_run(tae_run)['recipe']!r} run, not a TAE run")
+        mode = config_from_dict(TAEConfig, recorded, where=f"{tae_run / RUN_FILE} tae").temporal_upsample
+    elif is_video_checkpoint(tae_run):
+        mode = read_checkpoint_config(tae_run).cfg.tae.temporal_upsample
+    else:
         return tae_cfg
-    return replace(tae_cfg, temporal_upsample=config_from_dict(TAEConfig, recorded).temporal_upsample)
+    return replace(tae_cfg, temporal_upsample=mode)
 
 
 def export_video_checkpoint(

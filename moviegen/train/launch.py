@@ -16,6 +16,7 @@ from moviegen.data.manifest import read_manifest
 from moviegen.io.media import atomic_path
 from moviegen.train.average import resolve_weights_file
 from moviegen.train.checkpoint import latest_checkpoint, load_checkpoint
+from moviegen.train.export import INIT_CHECKPOINT_KEY
 from moviegen.train.loop import TrainResult
 from moviegen.train.parallel_dims import ParallelConfig, launched_by_torchrun
 from moviegen.train.recipes import AudioRecipe, CodecRecipe, T2VRecipe, TAERecipe, get_recipe, with_overrides
@@ -115,18 +116,30 @@ def with_stored_flags(request: TrainRequest) -> TrainRequest:
     return replace(request, **changes)
 
 
+def _continued_phase(recipe_name: str | None) -> str | None:
+    """The phase a recipe continues (None for a first phase or an unknown name)."""
+    try:
+        recipe = get_recipe(recipe_name) if recipe_name is not None else None
+    except ValueError:
+        return None
+    stage = getattr(recipe, "stage", None)  # text-to-video recipes keep it on their stage
+    return getattr(stage if stage is not None else recipe, "init_from", None)
+
+
 def _check_init_recipe(
-    request: TrainRequest, init_recipes: tuple[str | None, ...], *, recipe_name: str, init_from: str
+    request: TrainRequest, init_recipe: str | None, *, recipe_name: str, init_from: str, exported: bool = False
 ) -> None:
-    """``--init`` (whose weights went through ``init_recipes``, oldest first) takes a run of the phase this recipe
-    continues, or a run of this recipe itself (a fine-tune: new optimizer, schedule and flags from the run's weights);
-    an exported checkpoint qualifies when its card lists either stage."""
-    if init_from not in init_recipes and recipe_name not in init_recipes:
-        after = f" (after {', '.join(map(repr, init_recipes[:-1]))})" if len(init_recipes) > 1 else ""
-        raise ValueError(
-            f"--init {str(request.init)!r} is a run of {init_recipes[-1]!r}{after}; {recipe_name!r} continues a "
-            f"{init_from!r} run (or fine-tunes a {recipe_name!r} one)"
-        )
+    """``--init`` (whose last stage was ``init_recipe``) takes a run of the phase this recipe continues, a run of this
+    recipe itself, or a run of another recipe that continues the same phase (a fine-tune: new optimizer, schedule
+    and flags from the run's weights). ``exported``: the source is an exported checkpoint (``init_recipe`` is its
+    card's last stage)."""
+    if init_recipe in (init_from, recipe_name) or _continued_phase(init_recipe) == init_from:
+        return
+    what = f"an exported checkpoint whose card ends with {init_recipe!r}" if exported else f"a run of {init_recipe!r}"
+    raise ValueError(
+        f"--init {str(request.init)!r} is {what}; {recipe_name!r} continues a {init_from!r} run (or fine-tunes a "
+        f"{recipe_name!r} run or another fine-tune of {init_from!r})"
+    )
 
 
 def run_training(request: TrainRequest) -> TrainResult:
@@ -217,7 +230,7 @@ def _init_weights_of(request: TrainRequest, *, recipe_name: str, init_from: str 
         raise ValueError(f"recipe {recipe_name!r} continues a {init_from!r} run: pass --init RUN_DIR")
     init = load_checkpoint(request.init)
     init_recipe = init.trainer_state.get("run", {}).get("recipe")
-    _check_init_recipe(request, (init_recipe,), recipe_name=recipe_name, init_from=init_from)
+    _check_init_recipe(request, init_recipe, recipe_name=recipe_name, init_from=init_from)
     return init.ema_state if init.ema_state is not None else init.model_state
 
 
@@ -286,6 +299,7 @@ def _run_audio(recipe: AudioRecipe, request: TrainRequest, args: dict[str, Any])
 
 
 def _run_tae(recipe: TAERecipe, request: TrainRequest, args: dict[str, Any]) -> TrainResult:
+    from moviegen.train.t2v import tae_weights_file
     from moviegen.train.tae import train_tae
 
     _refuse_flags(request, recipe.name, allowed=("init",))
@@ -293,7 +307,7 @@ def _run_tae(recipe: TAERecipe, request: TrainRequest, args: dict[str, Any]) -> 
     if request.init is not None and not request.resume:
         from safetensors.torch import load_file
 
-        init_state = load_file(str(resolve_weights_file(request.init)))
+        init_state = load_file(str(tae_weights_file(request.init)))
     _write_run_file(request.run_dir, {"recipe": recipe.name, "config": config_to_dict(recipe), "args": args})
     return train_tae(
         recipe, data_dir=request.data_dir, run_dir=request.run_dir, resume=request.resume, init_state=init_state,
@@ -329,7 +343,7 @@ def _run_t2v(recipe: T2VRecipe, request: TrainRequest, args: dict[str, Any]) -> 
     is_main = distributed is None or distributed.is_main
     tae_file = tae_weights_file(request.tae)
     stage = recipe.stage
-    init_state, norm = None, None
+    init_state, norm, init_checkpoint = None, None, None
     if request.resume:
         stored = _read_run_file(request.run_dir)
         if stored is None:
@@ -338,11 +352,19 @@ def _run_t2v(recipe: T2VRecipe, request: TrainRequest, args: dict[str, Any]) -> 
     elif request.init is not None:
         init = read_t2v_init(request.init)
         if stage.init_from is not None:
-            _check_init_recipe(request, init.recipes, recipe_name=recipe.name, init_from=stage.init_from)
+            _check_init_recipe(
+                request, init.recipe, recipe_name=recipe.name, init_from=stage.init_from,
+                exported=init.card_stages is not None,
+            )
         init_state = init.state
         norm = _stored_latent_norm(init.video_config, f"--init {str(request.init)!r}")
+        if init.card_stages is not None:  # the card as it was when the run started: `moviegen export` lists it
+            init_checkpoint = {"path": str(request.init), "stages": init.card_stages}
     elif stage.init_from is not None:
-        raise ValueError(f"stage {recipe.name!r} initialises from a {stage.init_from!r} run: pass --init RUN_DIR")
+        raise ValueError(
+            f"stage {recipe.name!r} initialises from a {stage.init_from!r} run: pass --init RUN_DIR (or an exported "
+            "video checkpoint directory whose card ends with that stage)"
+        )
 
     cache_dir = request.latents or default_cache_dir(request.data_dir, tae_file=tae_file, buckets=stage.buckets)
     if is_main:  # one writer; the other ranks wait for the finished cache
@@ -361,7 +383,10 @@ def _run_t2v(recipe: T2VRecipe, request: TrainRequest, args: dict[str, Any]) -> 
     if not request.resume and is_main:
         config = config_to_dict(recipe)
         config["video"] = config_to_dict(video_cfg)
-        _write_run_file(request.run_dir, {"recipe": recipe.name, "config": config, "args": args})
+        record = {"recipe": recipe.name, "config": config, "args": args}
+        if init_checkpoint is not None:
+            record[INIT_CHECKPOINT_KEY] = init_checkpoint
+        _write_run_file(request.run_dir, record)
     return train_t2v(
         recipe, cache_dir=cache_dir, run_dir=request.run_dir, video_cfg=video_cfg, init_state=init_state,
         resume=request.resume, run_info={"args": args}, progress=request.progress and is_main,

@@ -54,15 +54,16 @@ _POS_KEYS = {"dit.pos_embed.pos_t": "max_t", "dit.pos_embed.pos_h": "max_h", "di
 # -- latents --------------------------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class T2VInit:
     """What a text-to-video ``--init`` supplies: weights, the video config they were trained with (its TAE entry holds
-    the latent shift/scale), and the recipes they went through, oldest first (a run: its own recipe; an exported
-    checkpoint: every stage its card lists)."""
+    the latent shift/scale), the recipe of their last stage (None when unrecorded), and for an exported checkpoint
+    the stages its card lists (None for a run)."""
 
     state: dict[str, torch.Tensor]
     video_config: dict[str, Any]
-    recipes: tuple[str | None, ...]
+    recipe: str | None
+    card_stages: list[dict[str, Any]] | None
 
 
 def read_t2v_init(source: str | Path) -> T2VInit:
@@ -82,15 +83,18 @@ def read_t2v_init(source: str | Path) -> T2VInit:
         except CheckpointError as err:
             raise ValueError(f"--init {str(source)!r}: {err}") from err
         stages = loaded.card.get("recipe")
-        recipes = tuple(stage.get("recipe") for stage in stages) if isinstance(stages, list) and stages else (None,)
-        return T2VInit(loaded.model.trainable_state_dict(), config_to_dict(loaded.cfg), recipes)
+        stages = list(stages) if isinstance(stages, list) else []
+        return T2VInit(
+            state=loaded.model.trainable_state_dict(), video_config=config_to_dict(loaded.cfg),
+            recipe=stages[-1].get("recipe") if stages else None, card_stages=stages,
+        )
     init = load_checkpoint(source)
     run = init.trainer_state.get("run", {})
     video_config = run.get("config", {}).get("video")
     if video_config is None:
         raise ValueError(f"--init {str(source)!r} records no video config (not a text-to-video run?)")
     state = init.ema_state if init.ema_state is not None else init.model_state
-    return T2VInit(state, video_config, (run.get("recipe"),))
+    return T2VInit(state=state, video_config=video_config, recipe=run.get("recipe"), card_stages=None)
 
 
 def tae_weights_file(source: str | Path) -> Path:

@@ -212,10 +212,10 @@ def save_video_checkpoint(
 
 
 def is_video_checkpoint(path: str | os.PathLike) -> bool:
-    """Whether ``path`` looks like a directory written by :func:`save_video_checkpoint` (its config and transformer
-    weights are there; :func:`load_video_checkpoint` checks the rest)."""
+    """Whether ``path`` is a directory with the files :func:`save_video_checkpoint` writes
+    (:func:`load_video_checkpoint` checks their contents)."""
     path = Path(path)
-    return (path / CONFIG_FILE).is_file() and (path / T2V_FILE).is_file()
+    return all((path / name).is_file() for name in CHECKPOINT_FILES)
 
 
 def read_checkpoint_config(path: str | os.PathLike) -> CheckpointConfig:

@@ -51,20 +51,27 @@ def test_the_model_card_records_recipe_seed_and_measured_metrics(shipped):
     assert 0.0 <= metrics["tae"]["ssim"] <= 1.0 and metrics["tae"]["psnr"] > 0
 
 
-def test_the_shipped_model_is_an_init_for_its_last_stage_and_the_stage_3_fine_tunes(shipped, tmp_path):
+def test_the_shipped_model_is_an_init_for_its_last_stage_and_the_stage_3_fine_tunes(tmp_path):
     from moviegen.train.launch import TrainRequest, _check_init_recipe
     from moviegen.train.t2v import read_t2v_init
 
     init = read_t2v_init(default_checkpoint_dir())
-    assert init.recipes == tuple(stage["recipe"] for stage in shipped.card["recipe"])
-    assert init.video_config["tae"]["scaling_factor"] == shipped.cfg.tae.scaling_factor
-    assert init.state.keys() == shipped.model.trainable_state_dict().keys()
+    assert init.recipe == "t2v-tiny-t2iv-shifted"
+    assert [stage["recipe"] for stage in init.card_stages][:3] == [
+        "t2v-tiny-t2i-lowres", "t2v-tiny-t2iv-lowres", "t2v-tiny-t2iv"
+    ]
+    config = json.loads((default_checkpoint_dir() / "config.json").read_text())
+    assert init.video_config["tae"]["scaling_factor"] == config["config"]["tae"]["scaling_factor"]
     request = TrainRequest(recipe="x", data_dir=tmp_path, run_dir=tmp_path / "run", init=default_checkpoint_dir())
-    # Its card lists stage 3 before the shifted stage, so the stage-3 fine-tunes take it as well as a shifted run.
-    for recipe in ("t2v-tiny-t2iv-shifted", "t2v-tiny-t2iv-objects"):
-        _check_init_recipe(request, init.recipes, recipe_name=recipe, init_from=get_recipe(recipe).stage.init_from)
-    with pytest.raises(ValueError, match=r"is a run of 't2v-tiny-t2iv-shifted' \(after 't2v-tiny-t2i-lowres'"):
-        _check_init_recipe(request, init.recipes, recipe_name="audio-tiny", init_from="audio-codec-tiny")
+    # The shifted stage fine-tunes itself; the stage-3 experiments take it as a sibling continuation of stage 3.
+    for recipe in ("t2v-tiny-t2iv-shifted", "t2v-tiny-t2iv-objects", "t2v-tiny-t2iv-motion"):
+        _check_init_recipe(request, init.recipe, recipe_name=recipe, init_from=get_recipe(recipe).stage.init_from,
+                           exported=True)
+    # Stage 3 itself and the 64 px stage would restart from a later stage's weights: refused, naming the card's end.
+    for recipe in ("t2v-tiny-t2iv", "t2v-tiny-t2iv-lowres"):
+        with pytest.raises(ValueError, match=r"exported checkpoint whose card ends with 't2v-tiny-t2iv-shifted'"):
+            _check_init_recipe(request, init.recipe, recipe_name=recipe,
+                               init_from=get_recipe(recipe).stage.init_from, exported=True)
 
 
 def test_the_shipped_model_generates_at_its_trained_size(shipped):

@@ -151,6 +151,11 @@ def test_fine_tune_from_an_exported_checkpoint_and_export_its_lineage(world, tae
     model = tmp_path / "model"
     assert main(["export", "--t2v", str(first), "--tae", str(tae_file), "-o", str(model)]) == 0
     shipped = load_video_checkpoint(model)
+    # A stage that continues another phase refuses it, naming the stage its card ends with.
+    refused = ["train", "t2v-tiny-t2iv", "--data", str(world), "--tae", str(model), "-o", str(tmp_path / "no"),
+               "--init", str(model), "--no-progress"]
+    assert main(refused) == 2
+    assert "exported checkpoint whose card ends with 't2v-debug'" in capsys.readouterr().err
 
     # The checkpoint directory is both --init and --tae; a near-zero LR keeps the weights where they started.
     tune = tmp_path / "tune"
@@ -158,30 +163,53 @@ def test_fine_tune_from_an_exported_checkpoint_and_export_its_lineage(world, tae
     run = json.loads((tune / "run.json").read_text())
     assert run["args"]["tae_file"] == str(model / "tae.safetensors")
     assert run["config"]["video"]["tae"]["scaling_factor"] == shipped.cfg.tae.scaling_factor
+    assert run["init_checkpoint"] == {"path": str(model), "stages": shipped.card["recipe"]}
     tuned = load_checkpoint(tune).model_state
     for key, value in shipped.model.trainable_state_dict().items():
         torch.testing.assert_close(tuned[key], value, rtol=0, atol=1e-6)
+    assert main([*_t2v_args(world, model, tune, 2), "--resume"]) == 0  # resumes from its own checkpoint
+    assert load_checkpoint(tune).step == 2
 
-    # Exported, the fine-tune's card continues the checkpoint's: its stage, then the run's, naming where it started.
-    # The TAE's decoder-only choice comes from where the TAE is taken (here a checkpoint that says linear).
+    # Exported, the fine-tune's card continues the checkpoint's card as recorded at the start (a later edit of the
+    # checkpoint does not rewrite history): its stage, then the run's, naming where it started. The TAE's
+    # decoder-only choice comes from where the TAE is taken (here a checkpoint that now says linear).
     config = json.loads((model / "config.json").read_text())
     config["config"]["tae"]["temporal_upsample"] = "linear"
     (model / "config.json").write_text(json.dumps(config))
+    (model / "model_card.json").write_text(json.dumps(shipped.card | {"recipe": []}))
     again = tmp_path / "model2"
     assert main(["export", "--t2v", str(tune), "--tae", str(model), "-o", str(again)]) == 0
-    assert load_video_checkpoint(again).cfg.tae.temporal_upsample.value == "linear"
-    assert shipped.cfg.tae.temporal_upsample.value == "nearest"
-    card = load_video_checkpoint(again).card
+    exported = load_video_checkpoint(again)
+    assert exported.cfg.tae.temporal_upsample.value == "linear"
+    card = exported.card
     assert [stage["run_dir"] for stage in card["recipe"]] == ["t2v", "tune"]
     assert card["recipe"][0] == shipped.card["recipe"][0]
-    assert "'model'" in card["recipe"][1]["init"] and card["recipe"][1]["steps"] == 1
+    assert "'model'" in card["recipe"][1]["init"] and card["recipe"][1]["steps"] == 2
     assert card["tae_recipe"] == shipped.card["tae_recipe"] == str(tae_file)
+    # A bare weights file records no decoder choice: the run's own (nearest) stays.
+    third = tmp_path / "model3"
+    assert main(["export", "--t2v", str(tune), "--tae", str(tae_file), "-o", str(third)]) == 0
+    assert load_video_checkpoint(third).cfg.tae.temporal_upsample.value == "nearest"
 
-    # A stage that continues another recipe refuses the checkpoint, naming the recipe its card ends with.
-    refused = ["train", "t2v-tiny-t2iv", "--data", str(world), "--tae", str(model), "-o", str(tmp_path / "no"),
-               "--init", str(model), "--no-progress"]
+    # So does a run of a recipe that is not that phase.
+    refused[-2] = str(first)
     assert main(refused) == 2
     assert "is a run of 't2v-debug'" in capsys.readouterr().err
+
+
+def test_export_follows_a_tae_run_started_from_a_weights_file(world, tae_file, tmp_path):
+    from moviegen.video.checkpoint import load_video_checkpoint
+
+    tae_run = tmp_path / "tae"
+    assert main(["train", "tae-debug", "--data", str(world), "-o", str(tae_run), "--init", str(tae_file),
+                 "--steps", "1", "--no-progress"]) == 0
+    t2v_run = tmp_path / "t2v"
+    assert main(_t2v_args(world, tae_file, t2v_run, 1)) == 0
+    out = tmp_path / "model"
+    assert main(["export", "--t2v", str(t2v_run), "--tae", str(tae_run), "-o", str(out)]) == 0
+    tae_card = load_video_checkpoint(out).card["tae_recipe"]
+    assert [stage["recipe"] for stage in tae_card] == ["tae-debug"]
+    assert tae_card[0]["init"] == str(tae_file)  # where the record ends
 
 
 def test_export_rejects_a_tae_run(world, tmp_path):
