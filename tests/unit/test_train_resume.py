@@ -107,13 +107,18 @@ def test_cli_two_step_run_then_average(world, tmp_path, capsys):
         torch.testing.assert_close(averaged[key], value)
 
 
+def _train_and_export(world: Path, tae_file: Path, tmp_path: Path) -> tuple[Path, Path]:
+    """A 2-step t2v-debug run (``tmp_path/t2v``) and its export (``tmp_path/model``)."""
+    run_dir, out = tmp_path / "t2v", tmp_path / "model"
+    assert main(_t2v_args(world, tae_file, run_dir, 2)) == 0
+    assert main(["export", "--t2v", str(run_dir), "--tae", str(tae_file), "-o", str(out)]) == 0
+    return run_dir, out
+
+
 def test_export_then_generate_from_the_exported_checkpoint(world, tae_file, tmp_path, capsys):
     from moviegen.video.checkpoint import load_video_checkpoint
 
-    run_dir = tmp_path / "t2v"
-    assert main(_t2v_args(world, tae_file, run_dir, 2)) == 0
-    out = tmp_path / "model"
-    assert main(["export", "--t2v", str(run_dir), "--tae", str(tae_file), "-o", str(out)]) == 0
+    run_dir, out = _train_and_export(world, tae_file, tmp_path)
     loaded = load_video_checkpoint(out)
     # The card records the recipe chain and the latent normalisation the stage measured.
     assert [stage["recipe"] for stage in loaded.card["recipe"]] == ["t2v-debug"]
@@ -146,10 +151,7 @@ def test_export_then_generate_from_the_exported_checkpoint(world, tae_file, tmp_
 def test_fine_tune_from_an_exported_checkpoint_and_export_its_lineage(world, tae_file, tmp_path, capsys):
     from moviegen.video.checkpoint import load_video_checkpoint
 
-    first = tmp_path / "t2v"
-    assert main(_t2v_args(world, tae_file, first, 2)) == 0
-    model = tmp_path / "model"
-    assert main(["export", "--t2v", str(first), "--tae", str(tae_file), "-o", str(model)]) == 0
+    first, model = _train_and_export(world, tae_file, tmp_path)
     shipped = load_video_checkpoint(model)
     # A stage that continues another phase refuses it, naming the stage its card ends with.
     refused = ["train", "t2v-tiny-t2iv", "--data", str(world), "--tae", str(model), "-o", str(tmp_path / "no"),
