@@ -52,12 +52,15 @@ from moviegen.tae.model import TemporalAutoencoder
 SETTINGS_NAME, INDEX_NAME, SUMMARY_NAME = "cache.json", "index.jsonl", "summary.json"
 CACHE_DTYPES = {"float16": torch.float16, "bfloat16": torch.bfloat16, "float32": torch.float32}
 _TAG_LATENT = 21
-_LATENT_NORM_KEYS = ("scaling_factor", "shift_factor")  # applied by the trainer, not part of the cached posterior
+# TAE settings that do not change the cached posterior: the latent normalisation (applied by the trainer) and the
+# decoder's temporal interpolation. Caches written before they were left out recorded the first two; caches written
+# before ``temporal_upsample`` existed lack it, so both must compare equal.
+_NOT_POSTERIOR_KEYS = ("scaling_factor", "shift_factor", "temporal_upsample")
 
 
 def _posterior_settings(settings: dict[str, Any]) -> dict[str, Any]:
-    """``settings`` without the TAE's latent normalisation (caches written before it was left out recorded it)."""
-    tae = {k: v for k, v in settings.get("tae", {}).items() if k not in _LATENT_NORM_KEYS}
+    """``settings`` without the TAE settings that leave the encoder's posterior unchanged."""
+    tae = {k: v for k, v in settings.get("tae", {}).items() if k not in _NOT_POSTERIOR_KEYS}
     return {**settings, "tae": tae}
 
 

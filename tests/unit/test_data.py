@@ -38,7 +38,7 @@ from moviegen.data import (
 )
 from moviegen.data.sampler import derive_seed
 from moviegen.io import write_image, write_video
-from moviegen.tae import TemporalAutoencoder, tae_debug
+from moviegen.tae import TemporalAutoencoder, TemporalUpsample, tae_debug
 
 # Small stage: square, landscape and portrait buckets; 4 or 8 frames at 8 fps; images.
 SMALL = BucketConfig(sizes=((32, 32), (48, 32), (32, 48)), frame_counts=(4, 8), fps=8, image=True)
@@ -497,6 +497,30 @@ def test_latent_cache_ignores_the_tae_latent_normalisation(world, tae, tmp_path,
     other = TemporalAutoencoder(dataclasses.replace(tae.cfg, layers_per_block=2)).eval()
     with pytest.raises(ValueError, match="other settings.*tae"):
         cache_latents(dataset, other, old, batch_size=6, progress=False)
+
+
+def test_latent_cache_ignores_the_decoder_temporal_upsampling(world, tae, tmp_path, monkeypatch):
+    """``temporal_upsample`` changes only the decoder: a cache serves either choice, also one written before the
+    setting existed (its recorded TAE config lacks the key)."""
+    dataset = _square_world(world)
+    out = cache_latents(dataset, tae, tmp_path / "cache", batch_size=6, progress=False)
+    recorded = json.loads((out / "cache.json").read_text())
+    assert "temporal_upsample" not in recorded["tae"]
+    linear = TemporalAutoencoder(dataclasses.replace(tae.cfg, temporal_upsample=TemporalUpsample.LINEAR)).eval()
+    linear.load_state_dict(tae.state_dict())
+    calls = _count_encodes(linear, monkeypatch)
+    cache_latents(dataset, linear, out, batch_size=6, progress=False)
+    assert calls == []
+    # an older cache recorded the full config of its day, without the key, and its fingerprints use that record
+    old = tmp_path / "old"
+    monkeypatch.setattr(latent_cache, "_posterior_settings", lambda settings: {
+        **settings, "tae": {k: v for k, v in settings["tae"].items() if k != "temporal_upsample"}})
+    cache_latents(dataset, tae, old, batch_size=6, progress=False)
+    monkeypatch.undo()
+    assert "layers_per_block" in json.loads((old / "cache.json").read_text())["tae"]
+    calls = _count_encodes(tae, monkeypatch)
+    cache_latents(dataset, tae, old, batch_size=6, progress=False)
+    assert calls == []
 
 
 def test_latent_batch_iterator_posterior_sampling_and_resume(world, tae, tmp_path):
