@@ -6,6 +6,10 @@
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from moviegen.video.checkpoint import LoadedVideo
 
 WHATS = ("tae", "adherence", "sampler", "audio", "all")
 DEFAULT_OUT = "eval-results"
@@ -43,6 +47,11 @@ def _check_args(args: argparse.Namespace) -> None:
         raise ValueError(
             f"`moviegen eval {args.what}` needs --data WORLD_DIR (held-out videos; make one with `moviegen world`)"
         )
+    if args.tae is not None and args.what == "audio":
+        raise ValueError("--tae applies to the video evaluations (tae, adherence, sampler, all), not to audio")
+    if args.tae is not None and args.update_card:
+        raise ValueError("--update-card cannot be combined with --tae: the card describes the checkpoint's own TAE; "
+                         "export a checkpoint with that TAE (`moviegen export --tae`) and measure it")
     if args.data is not None and not (Path(args.data) / "manifest.jsonl").is_file():
         raise ValueError(
             f"--data {args.data!r} has no manifest.jsonl: pass a directory written by `moviegen world -o DIR`"
@@ -50,6 +59,29 @@ def _check_args(args: argparse.Namespace) -> None:
     out = Path(args.output)
     if out.exists() and not out.is_dir():
         raise ValueError(f"-o {args.output!r} exists and is not a directory")
+
+
+def _with_tae(loaded: "LoadedVideo", source: str, *, decodes_generated: bool) -> "LoadedVideo":
+    """The checkpoint with the TAE of ``source`` (``--tae``); its latent shift/scale stay the checkpoint's. To
+    decode the transformer's latents, the new TAE must encode as the checkpoint's does (a decoder-only phase)."""
+    from dataclasses import replace
+
+    import torch
+
+    from moviegen.train.export import load_tae_from
+
+    tae = load_tae_from(source, cfg=loaded.cfg.tae)
+    if decodes_generated:  # the encoder and quant_conv make the latents (post_quant_conv is the decoder's)
+        own = loaded.tae.state_dict()
+        differing = [name for name, value in tae.state_dict().items() if name.startswith(("encoder.", "quant_conv."))
+                     and not torch.equal(value.half(), own[name].half())]
+        if differing:
+            raise ValueError(
+                f"--tae {source!r} encodes differently from the checkpoint's TAE ({len(differing)} encoder-side "
+                f"tensors differ, e.g. {differing[0]!r}), so its decoder does not fit the latents the transformer "
+                f"learned; `moviegen eval tae --tae` measures it alone"
+            )
+    return replace(loaded, tae=tae, cfg=replace(loaded.cfg, tae=tae.cfg))
 
 
 def _eval_audio(args: argparse.Namespace) -> int:
@@ -97,11 +129,15 @@ def _cmd_eval(args: argparse.Namespace) -> int:
 
     checkpoint = Path(args.checkpoint) if args.checkpoint is not None else default_checkpoint_dir()
     loaded = load_video_checkpoint(checkpoint)  # CheckpointError (a ValueError) names what is wrong
+    whats = ("tae", "adherence", "sampler") if args.what == "all" else (args.what,)
+    if args.tae is not None:
+        loaded = _with_tae(loaded, args.tae, decodes_generated=bool({"adherence", "sampler"} & set(whats)))
     out = Path(args.output)
     out.mkdir(parents=True, exist_ok=True)
     progress = not args.no_progress
-    whats = ("tae", "adherence", "sampler") if args.what == "all" else (args.what,)
     results: dict[str, object] = {"checkpoint": str(checkpoint)}
+    if args.tae is not None:
+        results["tae_from"] = str(args.tae)
     metrics: dict[str, object] = {}
 
     if "tae" in whats and args.data is None:
@@ -199,6 +235,7 @@ def register(sub: argparse._SubParsersAction) -> None:
             "examples:\n"
             "  moviegen world -o world/ --num 200 --seed 0\n"
             "  moviegen eval tae --data world/ -o eval/             the shipped model's TAE\n"
+            "  moviegen eval tae --data world/ --tae runs/tae-wide  a TAE run instead (decoder-only runs: also adherence)\n"
             "  moviegen eval adherence --checkpoint runs/t2v/export --num 8 --seed 1\n"
             "  moviegen eval sampler --num 1 --study-steps 4,8,16 --reference-steps 128\n"
             "  moviegen eval all --data world/ --checkpoint runs/t2v/export --update-card\n"
@@ -211,6 +248,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--checkpoint", help="a video (audio: an audio) checkpoint directory (default: the embedded model)"
     )
     parser.add_argument("--data", metavar="WORLD_DIR", help="a world written by `moviegen world` (needed by tae)")
+    parser.add_argument(
+        "--tae", metavar="SOURCE",
+        help="measure with another TAE: a TAE run directory, a checkpoint directory, an exported video checkpoint "
+        "or a .safetensors file (its decoder choices, such as a widened decoder, come with it); for adherence and "
+        "sampler it must encode as the checkpoint's TAE does (a decoder-only phase), for tae it may be any",
+    )
     parser.add_argument("-o", "--output", default=DEFAULT_OUT, metavar="OUT_DIR",
                         help=f"where to write eval.json, tables and plots (default: {DEFAULT_OUT}/)")
     parser.add_argument("--update-card", action="store_true",

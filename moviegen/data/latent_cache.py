@@ -47,15 +47,16 @@ from moviegen.data.loader import BatchIterator
 from moviegen.data.sampler import derive_seed
 from moviegen.data.skips import SkipLog, SkipReason
 from moviegen.io.media import atomic_path
+from moviegen.tae.config import DECODER_ONLY_FIELDS
 from moviegen.tae.model import TemporalAutoencoder
 
 SETTINGS_NAME, INDEX_NAME, SUMMARY_NAME = "cache.json", "index.jsonl", "summary.json"
 CACHE_DTYPES = {"float16": torch.float16, "bfloat16": torch.bfloat16, "float32": torch.float32}
 _TAG_LATENT = 21
 # TAE settings that do not change the cached posterior: the latent normalisation (applied by the trainer) and the
-# decoder's temporal interpolation. Caches written before they were left out recorded the first two; caches written
-# before ``temporal_upsample`` existed lack it, so both must compare equal.
-_NOT_POSTERIOR_KEYS = ("scaling_factor", "shift_factor", "temporal_upsample")
+# decoder-only ones. Caches written before they were left out recorded the first two; caches written before a
+# decoder-only field existed lack it, so both must compare equal.
+_NOT_POSTERIOR_KEYS = ("scaling_factor", "shift_factor", *DECODER_ONLY_FIELDS)
 
 
 def _posterior_settings(settings: dict[str, Any]) -> dict[str, Any]:

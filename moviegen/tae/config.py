@@ -4,12 +4,12 @@ The TAE mirrors a diffusers ``AutoencoderKL`` (SD-style encoder/decoder with ``l
 spatial 2x downsampler on every level but the last) inflated to 2.5D. ``temporal_downsample[j]`` says whether the
 downsampler of encoder level ``j`` also halves time (stride-2 temporal conv); the decoder mirrors it with
 nearest-neighbour temporal upsampling (the paper's; ``temporal_upsample`` can make it linear). Three ``True`` entries
-give the paper's 8x temporal compression.
+give the paper's 8x temporal compression. ``decoder_width_multiplier`` widens the decoder alone.
 """
 
 import enum
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import torch
@@ -22,6 +22,10 @@ _DIFFUSERS_UP_BLOCK = "UpDecoderBlock2D"
 
 # The paper places temporal downsampling in the first 3 encoder levels (8x) [inferred, S1 choice].
 _PAPER_TEMPORAL_DOWNSAMPLE_LEVELS = 3
+
+
+# Fields that change the decoder alone: a TAE differing only in them encodes to the same latents.
+DECODER_ONLY_FIELDS = ("temporal_upsample", "decoder_width_multiplier")
 
 
 class TemporalUpsample(enum.Enum):
@@ -49,6 +53,12 @@ class TAEConfig:
         use_temporal_attention: add a temporal attention after every spatial attention (the mid blocks).
         temporal_upsample: the decoder's temporal interpolation (the paper's nearest, or linear; no weights differ,
             so a decoder trained with one loads into the other, but decodes well only with the one it learned).
+        decoder_width_multiplier: the decoder's widths are ``block_out_channels`` times this, and its GroupNorms
+            have ``norm_num_groups`` times this many groups, so a group holds as many channels as at 1 [inferred,
+            beyond the paper, whose decoder mirrors the encoder]. Decoding happens once per clip at inference, and
+            the tiny TAE's reconstruction error sits in moving content the 16-channel top level must draw
+            (docs/tae.md). Equal group sizes are what let :func:`moviegen.tae.widen.widen_decoder` turn a narrower
+            decoder into a wider one computing the same function, so a decoder-only phase can start from it.
         scaling_factor: latents are fed to the diffusion model as ``(latent - shift_factor) * scaling_factor``.
             The defaults (1, 0) are placeholders [inferred]: the constants must be measured on training data once the
             TAE is trained (for reference, the SD3.5 VAE that S1 inflates uses 1.5305 and 0.0609).
@@ -66,6 +76,7 @@ class TAEConfig:
     temporal_downsample: tuple[bool, ...] = (True, True, True)
     use_temporal_attention: bool = True
     temporal_upsample: TemporalUpsample = TemporalUpsample.NEAREST
+    decoder_width_multiplier: int = 1
     scaling_factor: float = 1.0
     shift_factor: float = 0.0
 
@@ -96,6 +107,8 @@ class TAEConfig:
                 f"temporal_upsample must be a TemporalUpsample ({', '.join(m.name for m in TemporalUpsample)}), got "
                 f"{self.temporal_upsample!r}"
             )
+        if not isinstance(self.decoder_width_multiplier, int) or self.decoder_width_multiplier < 1:
+            raise ValueError(f"decoder_width_multiplier must be an int >= 1, got {self.decoder_width_multiplier!r}")
         if self.scaling_factor <= 0:
             raise ValueError(f"scaling_factor must be > 0, got {self.scaling_factor}")
 
@@ -103,6 +116,21 @@ class TAEConfig:
     def spatial_compression(self) -> int:
         """Pixels per latent position along H and W (8 for four levels)."""
         return 2 ** (len(self.block_out_channels) - 1)
+
+    @property
+    def decoder_block_out_channels(self) -> tuple[int, ...]:
+        """The decoder's level widths, in encoder order (the decoder walks them reversed)."""
+        return tuple(c * self.decoder_width_multiplier for c in self.block_out_channels)
+
+    @property
+    def decoder_norm_num_groups(self) -> int:
+        """GroupNorm groups in the decoder: as many channels per group as the encoder's."""
+        return self.norm_num_groups * self.decoder_width_multiplier
+
+    def with_decoder_of(self, other: "TAEConfig") -> "TAEConfig":
+        """This config with ``other``'s decoder-only choices (:data:`DECODER_ONLY_FIELDS`): what a decoder-only
+        phase may change without touching the latent space."""
+        return replace(self, **{name: getattr(other, name) for name in DECODER_ONLY_FIELDS})
 
     @property
     def temporal_compression(self) -> int:

@@ -227,7 +227,7 @@ class UpBlock(nn.Module):
 
     def __init__(self, *, in_channels: int, out_channels: int, cfg: TAEConfig, index: int) -> None:
         super().__init__()
-        groups = cfg.norm_num_groups
+        groups = cfg.decoder_norm_num_groups
         self.resnets = nn.ModuleList(
             ResnetBlock(
                 in_channels=in_channels if j == 0 else out_channels, out_channels=out_channels, norm_num_groups=groups
@@ -283,16 +283,15 @@ class Decoder(nn.Module):
 
     def __init__(self, cfg: TAEConfig) -> None:
         super().__init__()
-        widths = tuple(reversed(cfg.block_out_channels))
+        widths = tuple(reversed(cfg.decoder_block_out_channels))
+        groups = cfg.decoder_norm_num_groups
         self.conv_in = Conv25d(in_channels=cfg.latent_channels, out_channels=widths[0])
-        self.mid_block = MidBlock(
-            widths[0], norm_num_groups=cfg.norm_num_groups, temporal_attention=cfg.use_temporal_attention
-        )
+        self.mid_block = MidBlock(widths[0], norm_num_groups=groups, temporal_attention=cfg.use_temporal_attention)
         self.up_blocks = nn.ModuleList(
             UpBlock(in_channels=widths[max(i - 1, 0)], out_channels=widths[i], cfg=cfg, index=i)
             for i in range(len(widths))
         )
-        self.conv_norm_out = FrameGroupNorm(cfg.norm_num_groups, widths[-1], eps=NORM_EPS)
+        self.conv_norm_out = FrameGroupNorm(groups, widths[-1], eps=NORM_EPS)
         self.conv_out = Conv25d(in_channels=widths[-1], out_channels=cfg.in_channels)
 
     def forward(self, latent_BCTHW: torch.Tensor, *, stage_num_frames: tuple[int, ...]) -> torch.Tensor:

@@ -18,6 +18,7 @@ from moviegen.train.checkpoint import load_checkpoint
 
 if TYPE_CHECKING:
     from moviegen.tae.config import TAEConfig
+    from moviegen.tae.model import TemporalAutoencoder
     from moviegen.video.checkpoint import GenerationDefaults
 
 RUN_FILE = "run.json"
@@ -182,10 +183,11 @@ def _guidance_override(guidance_scale: float | None, card: dict[str, Any] | None
 
 
 def _with_decoder_of(tae_cfg: "TAEConfig", tae_run: Path) -> "TAEConfig":
-    """The text-to-video run's TAE config with the decoder-only choice (``temporal_upsample``) of the TAE it is
-    exported with, as recorded by that TAE's run or exported checkpoint: a decoder-only phase may change how the
-    decoder upsamples time without touching the latents the transformer learned. A bare weights file or a checkpoint
-    directory records no architecture of its own and keeps the run's."""
+    """The text-to-video run's TAE config with the decoder-only choices (``TAEConfig.with_decoder_of``) of the TAE
+    it is exported with, as recorded by that TAE's run or exported checkpoint: a decoder-only phase may change how
+    the decoder upsamples time, or widen it, without touching the latents the transformer learned. A bare weights
+    file or a checkpoint directory records no architecture of its own and keeps the run's (``load_tae`` still takes
+    the decoder's width from the weights)."""
     from moviegen.tae.config import TAEConfig
     from moviegen.video.checkpoint import is_video_checkpoint, read_checkpoint_config
 
@@ -193,12 +195,24 @@ def _with_decoder_of(tae_cfg: "TAEConfig", tae_run: Path) -> "TAEConfig":
         recorded = _read_run(tae_run)["config"].get("tae")
         if recorded is None:
             raise ValueError(f"--tae {str(tae_run)!r} is a {_read_run(tae_run)['recipe']!r} run, not a TAE run")
-        mode = config_from_dict(TAEConfig, recorded, where=f"{tae_run / RUN_FILE} tae").temporal_upsample
+        decoder_of = config_from_dict(TAEConfig, recorded, where=f"{tae_run / RUN_FILE} tae")
     elif is_video_checkpoint(tae_run):
-        mode = read_checkpoint_config(tae_run).cfg.tae.temporal_upsample
+        decoder_of = read_checkpoint_config(tae_run).cfg.tae
     else:
         return tae_cfg
-    return replace(tae_cfg, temporal_upsample=mode)
+    return tae_cfg.with_decoder_of(decoder_of)
+
+
+def load_tae_from(source: str | Path, *, cfg: "TAEConfig") -> "TemporalAutoencoder":
+    """The frozen TAE a source names (a TAE run, a checkpoint directory, an exported video checkpoint or a weights
+    file), on ``cfg`` (the text-to-video side's: its latent shift/scale) with the source's decoder-only choices.
+
+    Raises:
+        ValueError: the source is not a TAE or its weights do not fit ``cfg``.
+    """
+    from moviegen.train.t2v import load_tae, tae_weights_file
+
+    return load_tae(tae_weights_file(source), cfg=_with_decoder_of(cfg, Path(source)))
 
 
 def export_video_checkpoint(
@@ -222,7 +236,6 @@ def export_video_checkpoint(
     Raises:
         ValueError: not a run, no checkpoint, or weights that do not fit the recorded config.
     """
-    from moviegen.train.t2v import load_tae, tae_weights_file
     from moviegen.video.checkpoint import save_video_checkpoint
     from moviegen.video.model import TextToVideo
 
@@ -232,13 +245,13 @@ def export_video_checkpoint(
     if "video" not in run["config"]:
         raise ValueError(f"{str(t2v_run)!r} is a {run['recipe']!r} run, not a text-to-video run")
     cfg = config_from_dict(MovieGenVideoConfig, run["config"]["video"])
-    cfg = replace(cfg, tae=_with_decoder_of(cfg.tae, Path(tae_run)))
     checkpoint = load_checkpoint(t2v_run)
     model = TextToVideo(cfg)
     model.load_trainable_state_dict(
         checkpoint.ema_state if checkpoint.ema_state is not None else checkpoint.model_state
     )
-    tae = load_tae(tae_weights_file(tae_run), cfg=cfg.tae)
+    tae = load_tae_from(tae_run, cfg=cfg.tae)
+    cfg = replace(cfg, tae=tae.cfg)
 
     full_card = model_card(
         run, run_dir=t2v_run, model="moviegen video-tiny (text-to-image/video) + tae-tiny",

@@ -37,6 +37,7 @@ from moviegen.flow.loss import draw_noise_and_times, flow_matching_loss
 from moviegen.flow.path import OTPath
 from moviegen.nn.embed import interpolate_table
 from moviegen.tae.model import TemporalAutoencoder
+from moviegen.tae.widen import decoder_width_multiplier_of
 from moviegen.train.loop import Trainer, TrainResult
 from moviegen.train.parallel_dims import ParallelConfig
 from moviegen.train.parallelize import prepare_model
@@ -107,13 +108,15 @@ def tae_weights_file(source: str | Path) -> Path:
 
 
 def load_tae(weights_file: str | Path, *, cfg: Any) -> TemporalAutoencoder:
-    """The frozen TAE from a ``.safetensors`` weights file (ValueError if it does not fit ``cfg``)."""
+    """The frozen TAE from a ``.safetensors`` weights file (ValueError if it does not fit ``cfg``); its decoder
+    width is the weights' (``decoder_width_multiplier`` changes the decoder alone, not the latents)."""
     from safetensors.torch import load_file
 
-    tae = TemporalAutoencoder(cfg)
+    state = load_file(str(weights_file))
     try:
-        tae.load_state_dict(load_file(str(weights_file)))
-    except RuntimeError as err:
+        tae = TemporalAutoencoder(replace(cfg, decoder_width_multiplier=decoder_width_multiplier_of(state, cfg)))
+        tae.load_state_dict(state)
+    except (RuntimeError, ValueError) as err:
         raise ValueError(f"TAE weights {str(weights_file)!r} do not fit the recipe's TAE config: {err}") from err
     tae.requires_grad_(False)
     return tae.eval()

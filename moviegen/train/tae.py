@@ -20,6 +20,7 @@ from moviegen.data.manifest import read_manifest
 from moviegen.data.sampler import BucketBatchSampler
 from moviegen.tae.loss import TAELoss
 from moviegen.tae.model import TemporalAutoencoder
+from moviegen.tae.widen import load_tae_widening
 from moviegen.train.loop import Trainer, TrainResult
 from moviegen.train.recipes import CropConfig, TAERecipe
 from moviegen.train.state import step_generator
@@ -113,9 +114,11 @@ def train_tae(
     """Run a TAE recipe on the dataset at ``data_dir`` (its ``train`` split; ``heldout`` for validation)."""
     cfg = recipe.train
     torch.manual_seed(cfg.seed)
-    tae = TemporalAutoencoder(recipe.tae)
-    if init_state is not None:
-        tae.load_state_dict(init_state)
+    # An init with a narrower decoder than the recipe's is widened, computing the same function (moviegen.tae.widen).
+    if init_state is None:
+        tae = TemporalAutoencoder(recipe.tae)
+    else:
+        tae = load_tae_widening(recipe.tae, init_state, seed=cfg.seed)
     if recipe.decoder_only:  # frozen parameters stay out of the optimizer (build_optimizer)
         tae.encoder.requires_grad_(False)
         tae.quant_conv.requires_grad_(False)

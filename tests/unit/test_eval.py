@@ -339,6 +339,31 @@ def test_cli_eval_all_on_a_tiny_checkpoint(tmp_path, capsys):
     assert card["recipe"] == "test" and set(card["metrics"]) == {"tae", "adherence", "sampler"}
 
 
+    # --tae: another TAE in the checkpoint's place. Its decoder widened (moviegen.tae.widen) decodes the same.
+    from safetensors.torch import save_file
+
+    from moviegen.tae import TemporalAutoencoder
+    from moviegen.tae.widen import widen_decoder
+    from moviegen.video.checkpoint import load_video_checkpoint
+
+    own = load_video_checkpoint(ckpt).tae
+    wide_file, other_file = tmp_path / "wide.safetensors", tmp_path / "other.safetensors"
+    save_file(widen_decoder(own, 2).state_dict(), str(wide_file))
+    save_file(TemporalAutoencoder(own.cfg).state_dict(), str(other_file))  # a fresh encoder: other latents
+    base = ["eval", "tae", "--checkpoint", str(ckpt), "--data", str(world), "--num", "1", "--no-progress"]
+    assert main([*base, "-o", str(tmp_path / "own")]) == 0
+    assert main([*base, "-o", str(tmp_path / "wide"), "--tae", str(wide_file)]) == 0
+    own_report, wide_report = (json.loads((tmp_path / d / "eval.json").read_text()) for d in ("own", "wide"))
+    assert wide_report["tae_from"] == str(wide_file) and "tae_from" not in own_report
+    assert wide_report["tae"]["psnr"] == pytest.approx(own_report["tae"]["psnr"], abs=1e-3)
+    assert main([*base, "-o", str(tmp_path / "other"), "--tae", str(other_file)]) == 0  # tae alone: any TAE
+    capsys.readouterr()
+    adherence = ["eval", "adherence", "--checkpoint", str(ckpt), "--num", "0", "--no-progress"]
+    assert main([*adherence, "-o", str(tmp_path / "refused"), "--tae", str(other_file)]) == 2
+    assert "encodes differently from the checkpoint's TAE" in capsys.readouterr().err
+    assert not (tmp_path / "refused").exists()
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
@@ -349,6 +374,8 @@ def test_cli_eval_all_on_a_tiny_checkpoint(tmp_path, capsys):
         (["eval", "tae", "--num", "0", "--data", "."], "--num must be"),
         (["eval", "sampler", "--guidance-scale", "0.5"], "--guidance-scale must be >= 1 (1 = no guidance), got 0.5"),
         (["eval", "adherence", "--checkpoint", "/nonexistent"], "/nonexistent"),
+        (["eval", "audio", "--data", ".", "--tae", "t.safetensors"], "--tae applies to the video evaluations"),
+        (["eval", "tae", "--data", ".", "--tae", "t.safetensors", "--update-card"], "--update-card cannot be combined with --tae"),
     ],
 )
 def test_cli_eval_errors(args, message, capsys):

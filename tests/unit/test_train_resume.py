@@ -259,3 +259,33 @@ def test_decoder_only_tae_phase_keeps_the_latent_space(world, tmp_path):
     frozen = [k for k in init if k.startswith(("encoder.", "quant_conv."))]
     assert frozen and all(torch.equal(trained[k], init[k]) for k in frozen)  # same encoder: same latents
     assert any(not torch.equal(trained[k], init[k]) for k in init if k.startswith("decoder."))
+
+
+def test_decoder_only_phase_widens_a_narrower_init(world, tmp_path):
+    """A recipe with a wider decoder starts from a narrower TAE's weights: the same latents, and at step 1 the same
+    loss as the narrow decoder (the widening keeps the function); training then moves the new channels."""
+    from dataclasses import replace
+
+    from moviegen.train.recipes import get_recipe
+    from moviegen.train.tae import train_tae
+
+    narrow = get_recipe("tae-debug")
+    narrow = replace(narrow, decoder_only=True, train=replace(narrow.train, steps=2, val_every=0))
+    wide = replace(narrow, tae=replace(narrow.tae, decoder_width_multiplier=2))
+    start = TemporalAutoencoder(narrow.tae)
+    with torch.no_grad():  # off the identity init, so that temporal layers and attentions take part
+        for param in start.parameters():
+            param.add_(0.05 * torch.randn(param.shape, generator=torch.Generator().manual_seed(param.numel())))
+    init = {k: v.clone() for k, v in start.state_dict().items()}
+    losses = {}
+    for name, recipe in (("narrow", narrow), ("wide", wide)):
+        train_tae(recipe, data_dir=world, run_dir=tmp_path / name, init_state=init, progress=False)
+        metrics = (tmp_path / name / "metrics.jsonl").read_text().splitlines()
+        losses[name] = [json.loads(line)["loss"] for line in metrics]
+    assert losses["wide"][0] == pytest.approx(losses["narrow"][0], rel=1e-4)
+    trained = load_checkpoint(tmp_path / "wide").model_state
+    assert all(torch.equal(trained[k], init[k]) for k in init if k.startswith(("encoder.", "quant_conv.")))
+    conv_out = trained["decoder.conv_out.spatial.weight"]
+    width = init["decoder.conv_out.spatial.weight"].shape[1]
+    assert conv_out.shape[1] == 2 * width
+    assert conv_out[:, width:].abs().max() > 0  # the new channels' columns started at zero and were trained
