@@ -245,13 +245,13 @@ def export_video_checkpoint(
     if "video" not in run["config"]:
         raise ValueError(f"{str(t2v_run)!r} is a {run['recipe']!r} run, not a text-to-video run")
     cfg = config_from_dict(MovieGenVideoConfig, run["config"]["video"])
+    tae = load_tae_from(tae_run, cfg=cfg.tae)
+    cfg = replace(cfg, tae=tae.cfg)  # with the decoder the TAE brings
     checkpoint = load_checkpoint(t2v_run)
     model = TextToVideo(cfg)
     model.load_trainable_state_dict(
         checkpoint.ema_state if checkpoint.ema_state is not None else checkpoint.model_state
     )
-    tae = load_tae_from(tae_run, cfg=cfg.tae)
-    cfg = replace(cfg, tae=tae.cfg)
 
     full_card = model_card(
         run, run_dir=t2v_run, model="moviegen video-tiny (text-to-image/video) + tae-tiny",

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 from conftest import kill_after_first_checkpoint
-from safetensors.torch import load_file
+from safetensors.torch import load_file, save_file
 
 import moviegen
 from moviegen.cli import main
@@ -212,6 +212,31 @@ def test_export_follows_a_tae_run_started_from_a_weights_file(world, tae_file, t
     tae_card = load_video_checkpoint(out).card["tae_recipe"]
     assert [stage["recipe"] for stage in tae_card] == ["tae-debug"]
     assert tae_card[0]["init"] == str(tae_file)  # where the record ends
+
+
+def test_export_with_a_widened_decoder(world, tae_file, tmp_path):
+    """A TAE whose decoder is wider than the text-to-video run's recorded one: the checkpoint's config takes the
+    width from the weights, and the pipeline built from it decodes as the narrow decoder did (a fresh widening)."""
+    from dataclasses import replace
+
+    from moviegen.tae.config import tae_debug
+    from moviegen.tae.widen import widen_decoder
+    from moviegen.video.checkpoint import load_video_checkpoint
+
+    narrow = TemporalAutoencoder(tae_debug()).eval()
+    narrow.load_state_dict(load_file(str(tae_file)))
+    wide_file = tmp_path / "wide.safetensors"
+    save_file(widen_decoder(narrow, 2).state_dict(), str(wide_file))
+    t2v_run = tmp_path / "t2v"
+    assert main(_t2v_args(world, tae_file, t2v_run, 1)) == 0
+    out = tmp_path / "model"
+    assert main(["export", "--t2v", str(t2v_run), "--tae", str(wide_file), "-o", str(out)]) == 0
+    loaded = load_video_checkpoint(out)
+    assert loaded.cfg.tae == replace(tae_debug(), decoder_width_multiplier=2, shift_factor=loaded.cfg.tae.shift_factor,
+                                     scaling_factor=loaded.cfg.tae.scaling_factor)
+    latent = torch.randn(1, 16, 2, 4, 4, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():  # the checkpoint stores float16 weights: equal to that precision
+        torch.testing.assert_close(loaded.tae.decode(latent), narrow.decode(latent), rtol=0, atol=2e-2)
 
 
 def test_export_rejects_a_tae_run(world, tmp_path):
