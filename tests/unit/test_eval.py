@@ -375,7 +375,8 @@ def test_cli_eval_all_on_a_tiny_checkpoint(tmp_path, capsys):
         (["eval", "sampler", "--guidance-scale", "0.5"], "--guidance-scale must be >= 1 (1 = no guidance), got 0.5"),
         (["eval", "adherence", "--checkpoint", "/nonexistent"], "/nonexistent"),
         (["eval", "audio", "--data", ".", "--tae", "t.safetensors"], "--tae applies to the video evaluations"),
-        (["eval", "tae", "--data", ".", "--tae", "t.safetensors", "--update-card"], "--update-card cannot be combined with --tae"),
+        (["eval", "tae", "--data", ".", "--tae", "t.safetensors", "--update-card"],
+         "--update-card cannot be combined with --tae"),
     ],
 )
 def test_cli_eval_errors(args, message, capsys):
