@@ -25,9 +25,6 @@ import torch
 from moviegen.tae.config import TAEConfig
 from moviegen.tae.model import TemporalAutoencoder
 
-_DECODER = "decoder."
-
-
 def decoder_width_multiplier_of(state: dict[str, torch.Tensor], cfg: TAEConfig) -> int:
     """The ``decoder_width_multiplier`` TAE weights were trained with (their decoder's first width over the
     architecture's deepest level width).
@@ -65,11 +62,11 @@ def widen_decoder(tae: TemporalAutoencoder, multiplier: int, *, seed: int = 0) -
         torch.manual_seed(seed)
         wide = TemporalAutoencoder(replace(old_cfg, decoder_width_multiplier=multiplier))
     wide.to(next(tae.parameters()).device)
-    old_state, new_state = tae.state_dict(), wide.state_dict()
+    old_state = tae.state_dict()
     with torch.no_grad():
-        for name, new in new_state.items():
+        for name, new in wide.state_dict().items():  # views of wide's tensors: written in place
             old = old_state[name]
-            if not name.startswith(_DECODER) or old.shape == new.shape:
+            if not name.startswith("decoder.") or old.shape == new.shape:
                 new.copy_(old)
                 continue
             out_old = old.shape[0]
@@ -82,7 +79,6 @@ def widen_decoder(tae: TemporalAutoencoder, multiplier: int, *, seed: int = 0) -
                 in_old = old.shape[1]
                 new[:out_old, :in_old] = old
                 new[:out_old, in_old:] = 0  # ... and trained channels read nothing from new ones
-    wide.load_state_dict(new_state)
     return wide
 
 
