@@ -25,6 +25,7 @@ import torch
 from moviegen.tae.config import TAEConfig
 from moviegen.tae.model import TemporalAutoencoder
 
+
 def decoder_width_multiplier_of(state: dict[str, torch.Tensor], cfg: TAEConfig) -> int:
     """The ``decoder_width_multiplier`` TAE weights were trained with (their decoder's first width over the
     architecture's deepest level width).
