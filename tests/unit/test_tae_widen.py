@@ -1,0 +1,66 @@
+"""Unit tests for the wider TAE decoder: ``TAEConfig.decoder_width_multiplier`` and ``moviegen.tae.widen``."""
+
+import dataclasses
+
+import pytest
+import torch
+
+from moviegen.configs.serialize import config_from_dict, config_to_dict
+from moviegen.tae import TAEConfig, TemporalAutoencoder, TemporalUpsample, tae_debug, tae_tiny
+from moviegen.tae.widen import decoder_width_multiplier_of, load_tae_widening, widen_decoder
+
+
+def _tae(*, seed: int) -> TemporalAutoencoder:
+    torch.manual_seed(seed)
+    return TemporalAutoencoder(tae_debug()).eval()
+
+
+def test_a_widened_decoder_decodes_as_the_narrow_one_and_trains_its_new_channels():
+    narrow = _tae(seed=4)
+    gen = torch.Generator().manual_seed(5)
+    with torch.no_grad():  # every layer off its init: temporal convs and attentions mix frames, norms are not 1/0
+        for param in narrow.parameters():
+            param.add_(0.1 * torch.randn(param.shape, generator=gen))
+    wide = widen_decoder(narrow, 2, seed=1).eval()
+    assert wide.cfg.decoder_block_out_channels == (32, 64) and wide.cfg.decoder_norm_num_groups == 16
+    assert wide.decoder.conv_out.spatial.weight.shape == (3, 32, 3, 3)
+    for name, param in narrow.named_parameters():  # the encoder side is copied as is
+        if not name.startswith("decoder."):
+            assert torch.equal(param, wide.get_parameter(name))
+    latent = torch.randn(2, 16, 3, 4, 4, generator=gen)
+    with torch.no_grad():
+        torch.testing.assert_close(wide.decode(latent, num_frames=5), narrow.decode(latent, num_frames=5))
+    # Widening again, by a factor that is not a power of two, still keeps the function.
+    wider = widen_decoder(wide, 3)
+    with torch.no_grad():
+        torch.testing.assert_close(wider.decode(latent, num_frames=5), narrow.decode(latent, num_frames=5))
+    # The zero blocks get gradients: the new channels join in once trained.
+    wide.decode(latent, num_frames=5).square().mean().backward()
+    assert wide.decoder.conv_out.spatial.weight.grad[:, 16:].abs().max() > 0
+    assert wide.decoder.mid_block.attentions[0].to_q.weight.grad[32:].abs().max() > 0
+    with pytest.raises(ValueError, match="multiplier must be >= the TAE's decoder_width_multiplier \\(2\\), got 1"):
+        widen_decoder(wide, 1)
+
+
+def test_load_tae_widening_reads_the_decoder_width_from_the_weights():
+    narrow = _tae(seed=6)
+    state = narrow.state_dict()
+    assert decoder_width_multiplier_of(state, tae_debug()) == 1
+    wide_cfg = dataclasses.replace(tae_debug(), decoder_width_multiplier=2)
+    wide = load_tae_widening(wide_cfg, state).eval()
+    assert wide.cfg == wide_cfg and decoder_width_multiplier_of(wide.state_dict(), tae_debug()) == 2
+    latent = torch.randn(1, 16, 2, 4, 4)
+    with torch.no_grad():
+        torch.testing.assert_close(wide.decode(latent), narrow.decode(latent))
+    assert torch.equal(load_tae_widening(tae_debug(), state).decoder.conv_in.spatial.weight,
+                       narrow.decoder.conv_in.spatial.weight)
+    with pytest.raises(ValueError, match="a decoder 2x wide, the config 1x"):
+        load_tae_widening(tae_debug(), wide.state_dict())
+    with pytest.raises(ValueError, match="no 'decoder.conv_in.spatial.weight'"):
+        decoder_width_multiplier_of({}, tae_debug())
+    # A decoder-only field: the config with another's decoder choices keeps its own encoder.
+    other = dataclasses.replace(tae_tiny(), decoder_width_multiplier=2, temporal_upsample=TemporalUpsample.LINEAR)
+    mixed = tae_debug().with_decoder_of(other)
+    assert mixed.block_out_channels == (16, 32) and mixed.decoder_width_multiplier == 2
+    assert mixed.temporal_upsample is TemporalUpsample.LINEAR
+    assert config_from_dict(TAEConfig, config_to_dict(mixed)) == mixed
