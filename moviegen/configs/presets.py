@@ -6,7 +6,7 @@ counts are taken on the meta device, so even the 30B preset is counted without a
 
 import enum
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 from torch import nn
@@ -44,6 +44,11 @@ class MovieGenVideoConfig:
                 f"dit.latent_channels ({self.dit.latent_channels}) must equal tae.latent_channels "
                 f"({self.tae.latent_channels})"
             )
+
+    def with_decoder_of(self, tae: TAEConfig) -> "MovieGenVideoConfig":
+        """This config with ``tae``'s decoder-only choices (``TAEConfig.with_decoder_of``): the same transformer on
+        the same latents, decoded by another decoder (a decoder-only TAE phase)."""
+        return replace(self, tae=self.tae.with_decoder_of(tae))
 
     def fits_position_tables(self, geometry: VideoGeometry) -> bool:
         """Whether the transformer's positional tables cover this token grid without expansion (SPEC 2.3)."""

@@ -198,8 +198,11 @@ def save_video_checkpoint(
             that overflow float16.
     """
     path = Path(path)
-    if tae.cfg != cfg.tae or model.cfg != cfg:
-        raise ValueError("save_video_checkpoint: tae.cfg and model.cfg must be the cfg passed in")
+    if tae.cfg != cfg.tae or model.cfg.with_decoder_of(cfg.tae) != cfg:  # the decoder may be another's
+        raise ValueError(
+            "save_video_checkpoint: tae.cfg must be the cfg's TAE and model.cfg the cfg (up to the TAE's decoder-only "
+            "fields)"
+        )
     if not isinstance(defaults, GenerationDefaults):
         defaults = config_from_dict(GenerationDefaults, dict(defaults))
     check_defaults_fit(cfg, defaults)

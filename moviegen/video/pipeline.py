@@ -140,8 +140,11 @@ class VideoPipeline:
         defaults: GenerationDefaults | None = None,
         card: dict[str, Any] | None = None,
     ) -> None:
-        if tae.cfg != cfg.tae or model.cfg != cfg:
-            raise ValueError("VideoPipeline: tae.cfg and model.cfg must be the cfg passed in")
+        if tae.cfg != cfg.tae or model.cfg.with_decoder_of(cfg.tae) != cfg:  # the decoder may be another's
+            raise ValueError(
+                "VideoPipeline: tae.cfg must be the cfg's TAE and model.cfg the cfg (up to the TAE's decoder-only "
+                "fields)"
+            )
         self.tae = tae.eval()
         self.model = model.eval()
         self.cfg = cfg

@@ -362,6 +362,13 @@ def test_cli_eval_all_on_a_tiny_checkpoint(tmp_path, capsys):
     assert main([*adherence, "-o", str(tmp_path / "refused"), "--tae", str(other_file)]) == 2
     assert "encodes differently from the checkpoint's TAE" in capsys.readouterr().err
     assert not (tmp_path / "refused").exists()
+    # The widened decoder decodes the transformer's latents as the checkpoint's own: the same judgements.
+    assert main([*adherence, "-o", str(tmp_path / "adh-own")]) == 0
+    assert main([*adherence, "-o", str(tmp_path / "adh-wide"), "--tae", str(wide_file)]) == 0
+    own_rows, wide_rows = (json.loads((tmp_path / d / "eval.json").read_text())["adherence"]["rows"]
+                           for d in ("adh-own", "adh-wide"))
+    assert len(wide_rows) == len(HELDOUT_COMBOS)
+    assert [r["joint_ok"] for r in wide_rows] == [r["joint_ok"] for r in own_rows]
 
 
 @pytest.mark.parametrize(
