@@ -67,6 +67,7 @@ examples:
   moviegen train tae-tiny --data world/ -o runs/tae --resume        continue an interrupted run
   moviegen train t2v-tiny-t2iv-shifted --data world/ --tae moviegen/assets/video-tiny -o runs/more \
       --init moviegen/assets/video-tiny --steps 3000          fine-tune the embedded default further
+  moviegen train t2v-tiny-t2iv --cache-only --data world/ --tae runs/tae-full     only encode the latents
   moviegen train tae-debug --data world/ -o /tmp/run --steps 2        a smoke test
   tensorboard --logdir runs/                                         watch the curves
   moviegen train t2v-tiny-t2iv --data world/ --tae runs/tae-full -o runs/t2iv-dp --dp 2     FSDP on 2 processes
@@ -105,6 +106,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
         for name, description in describe_recipes():
             print(f"{name:<24} {description}")
         return 0
+    if args.cache_only:
+        return _cache_only(args)
     required = (("RECIPE", args.recipe), ("--data", args.data), ("-o", args.output))
     missing = [flag for flag, value in required if value is None]
     if missing:
@@ -145,6 +148,35 @@ def _cmd_train(args: argparse.Namespace) -> int:
     state = "interrupted" if result.interrupted else "finished"
     print(f"{state} at step {result.step}; checkpoint: {result.checkpoint}", file=sys.stderr)
     return 130 if result.interrupted else 0
+
+
+# the flags of a run; --cache-only starts none
+_RUN_FLAGS = (
+    ("-o", "output"), ("--init", "init"), ("--codec", "codec"), ("--steps", "steps"), ("--batch-size", "batch_size"),
+    ("--lr", "lr"), ("--bf16", "bf16"), ("--resume", "resume"), ("--seed", "seed"), ("--uniform-t", "uniform_t"),
+    ("--logit-mean", "logit_mean"), ("--dp", "dp"),
+)
+
+
+def _cache_only(args: argparse.Namespace) -> int:
+    from moviegen.train.launch import prepare_latent_cache
+
+    missing = [flag for flag, value in (("RECIPE", args.recipe), ("--data", args.data)) if value is None]
+    if missing:
+        raise ValueError(
+            f"--cache-only: missing {', '.join(missing)}; e.g. moviegen train t2v-tiny-t2iv --cache-only --data world/ "
+            "--tae moviegen/assets/video-tiny"
+        )
+    given = [flag for flag, name in _RUN_FLAGS if getattr(args, name) not in (None, False)]
+    if given:
+        raise ValueError(f"--cache-only builds the latent cache and starts no run: drop {', '.join(given)}")
+    cache_dir = prepare_latent_cache(
+        args.recipe, data_dir=Path(args.data), tae=None if args.tae is None else Path(args.tae),
+        latents=None if args.latents is None else Path(args.latents), progress=not args.no_progress,
+    )
+    print(f"latent cache: {cache_dir} (a run of this recipe with the same --tae reuses it; pass --latents "
+          f"{cache_dir} when it is not the default place)")
+    return 0
 
 
 def _cmd_average(args: argparse.Namespace) -> int:
@@ -213,6 +245,11 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--codec", metavar="CODEC_RUN_OR_FILE", help="the audio codec whose latents audio recipes train on"
     )
     train.add_argument("--latents", metavar="CACHE_DIR", help="latent cache directory (default DATA/latents/<key>)")
+    train.add_argument(
+        "--cache-only", action="store_true",
+        help="text-to-video recipes: encode --data with --tae into the latent cache the recipe trains on, then stop "
+        "(no run directory; an interrupted cache resumes by shard)",
+    )
     train.add_argument("--steps", type=positive_int, metavar="N", help="override the recipe's step count")
     train.add_argument("--batch-size", type=positive_int, metavar="B", help="override the recipe's batch size")
     train.add_argument("--lr", type=float, metavar="LR", help="override the recipe's peak learning rate")

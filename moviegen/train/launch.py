@@ -142,6 +142,12 @@ def _check_init_recipe(
     )
 
 
+def _check_data_dir(data_dir: Path) -> None:
+    if not data_dir.is_dir():
+        raise ValueError(f"--data {str(data_dir)!r} is not a directory (expected a dataset with manifest.jsonl)")
+    read_manifest(data_dir, split="train")  # fail now, not after model building, on a bad dataset
+
+
 def run_training(request: TrainRequest) -> TrainResult:
     """Validate ``request`` and run it; a resumed run keeps the flags it was started with (:func:`with_stored_flags`).
 
@@ -154,11 +160,7 @@ def run_training(request: TrainRequest) -> TrainResult:
         bf16=request.bf16 or None, seed=request.seed, uniform_t=request.uniform_t,
         logit_mean=request.logit_mean,
     )
-    if not request.data_dir.is_dir():
-        raise ValueError(
-            f"--data {str(request.data_dir)!r} is not a directory (expected a dataset with manifest.jsonl)"
-        )
-    read_manifest(request.data_dir, split="train")  # fail now, not after model building, on a bad dataset
+    _check_data_dir(request.data_dir)
     check_run_dir(request.run_dir, recipe=recipe.name, resume=request.resume)
     args = {
         k: (str(v) if isinstance(v, Path) else v)
@@ -326,22 +328,16 @@ def _stored_latent_norm(video_config: dict[str, Any] | None, where: str) -> tupl
 def _run_t2v(recipe: T2VRecipe, request: TrainRequest, args: dict[str, Any]) -> TrainResult:
     from moviegen.train.t2v import (
         LatentDataset,
-        build_latent_cache,
-        default_cache_dir,
-        load_tae,
         measure_latent_norm,
         read_t2v_init,
-        tae_weights_file,
         train_t2v,
         with_latent_norm,
     )
 
     _refuse_flags(request, recipe.name, allowed=("init", "tae", "latents"))
-    if request.tae is None:
-        raise ValueError(f"recipe {recipe.name!r} trains on TAE latents: pass --tae TAE_RUN_OR_CHECKPOINT")
+    tae_file = _t2v_tae_file(recipe, request.tae)
     distributed = _join_distributed(request)
     is_main = distributed is None or distributed.is_main
-    tae_file = tae_weights_file(request.tae)
     stage = recipe.stage
     init_state, norm, init_checkpoint = None, None, None
     if request.resume:
@@ -366,13 +362,10 @@ def _run_t2v(recipe: T2VRecipe, request: TrainRequest, args: dict[str, Any]) -> 
             "video checkpoint directory whose card ends with that stage)"
         )
 
-    cache_dir = request.latents or default_cache_dir(request.data_dir, tae_file=tae_file, buckets=stage.buckets)
-    if is_main:  # one writer; the other ranks wait for the finished cache
-        tae = load_tae(tae_file, cfg=recipe.video.tae)
-        build_latent_cache(
-            request.data_dir, tae=tae, buckets=stage.buckets, cache_dir=cache_dir, progress=request.progress
-        )
-        del tae
+    cache_dir = _t2v_latent_cache(
+        recipe, data_dir=request.data_dir, tae_file=tae_file, latents=request.latents, progress=request.progress,
+        build=is_main,  # one writer; the other ranks wait for the finished cache
+    )
     if distributed is not None:
         distributed.barrier()
     if norm is None:
@@ -392,6 +385,47 @@ def _run_t2v(recipe: T2VRecipe, request: TrainRequest, args: dict[str, Any]) -> 
         resume=request.resume, run_info={"args": args}, progress=request.progress and is_main,
         distributed=distributed, parallel=request.parallel,
     )
+
+
+def _t2v_tae_file(recipe: T2VRecipe, tae: Path | None) -> Path:
+    from moviegen.train.t2v import tae_weights_file
+
+    if tae is None:
+        raise ValueError(f"recipe {recipe.name!r} trains on TAE latents: pass --tae TAE_RUN_OR_CHECKPOINT")
+    return tae_weights_file(tae)
+
+
+def _t2v_latent_cache(
+    recipe: T2VRecipe, *, data_dir: Path, tae_file: Path, latents: Path | None, progress: bool, build: bool = True
+) -> Path:
+    """The latent cache ``recipe`` trains on (``latents``, else ``DATA/latents/<key>``), built if ``build``."""
+    from moviegen.train.t2v import build_latent_cache, default_cache_dir, load_tae
+
+    cache_dir = latents or default_cache_dir(data_dir, tae_file=tae_file, buckets=recipe.stage.buckets)
+    if build:
+        tae = load_tae(tae_file, cfg=recipe.video.tae)
+        build_latent_cache(data_dir, tae=tae, buckets=recipe.stage.buckets, cache_dir=cache_dir, progress=progress)
+    return cache_dir
+
+
+def prepare_latent_cache(
+    recipe_name: str, *, data_dir: Path, tae: Path | None, latents: Path | None = None, progress: bool = True
+) -> Path:
+    """Encode ``data_dir`` into the latent cache the text-to-video recipe ``recipe_name`` would train on, and return
+    its directory (``moviegen train RECIPE --cache-only``): the cache a later run with the same ``--tae`` and buckets
+    reuses. An interrupted cache resumes by shard; a finished one is only checked.
+
+    Raises:
+        ValueError: the recipe is not a text-to-video one, no ``tae``, or a bad dataset.
+    """
+    recipe = get_recipe(recipe_name)
+    if not isinstance(recipe, T2VRecipe):
+        raise ValueError(
+            f"--cache-only builds the TAE latent cache of a text-to-video recipe (t2v-*); {recipe_name!r} is not one"
+        )
+    tae_file = _t2v_tae_file(recipe, tae)
+    _check_data_dir(data_dir)
+    return _t2v_latent_cache(recipe, data_dir=data_dir, tae_file=tae_file, latents=latents, progress=progress)
 
 
 def describe_recipes() -> list[tuple[str, str]]:

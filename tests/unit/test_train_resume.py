@@ -76,6 +76,11 @@ def test_cli_list_and_help(capsys):
         (["train", "t2v-tiny-t2iv", "--data", "{world}", "-o", "{tmp}/r", "--tae", "{tae}"], "pass --init"),
         (["train", "tae-debug", "--data", "{world}", "-o", "{tmp}/r", "--tae", "{tae}"], "--tae applies to"),
         (["average", "{tae}", "-o", "{tmp}/avg.pt"], "must name a .safetensors file"),
+        (["train", "tae-debug", "--cache-only", "--data", "{world}"], "'tae-debug' is not one"),
+        (["train", "t2v-debug", "--cache-only", "--data", "{world}"], "pass --tae"),
+        (["train", "t2v-debug", "--cache-only", "--tae", "{tae}"], "--cache-only: missing --data"),
+        (["train", "t2v-debug", "--cache-only", "--data", "{world}", "--tae", "{tae}", "-o", "{tmp}/r", "--steps", "2"],
+         "starts no run: drop -o, --steps"),
     ],
 )
 def test_cli_errors_name_the_bad_value(args, message, world, tae_file, tmp_path, capsys):
@@ -105,6 +110,22 @@ def test_cli_two_step_run_then_average(world, tmp_path, capsys):
     averaged = load_file(out)
     for key, value in ckpt.model_state.items():
         torch.testing.assert_close(averaged[key], value)
+
+
+def test_cache_only_builds_the_cache_a_run_then_reuses(world, tae_file, tmp_path, capsys):
+    cache = tmp_path / "latents"
+    args = ["train", "t2v-debug", "--data", str(world), "--tae", str(tae_file), "--latents", str(cache)]
+    args.append("--no-progress")
+    assert main([*args, "--cache-only"]) == 0
+    assert f"latent cache: {cache}" in capsys.readouterr().out
+    shards = sorted(cache.glob("shard-*.safetensors"))
+    assert shards and (cache / "summary.json").is_file()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["latents"]  # no run directory
+    written = {p: p.stat().st_mtime_ns for p in shards}
+
+    assert main([*args, "-o", str(tmp_path / "run"), "--steps", "1"]) == 0
+    assert {p: p.stat().st_mtime_ns for p in sorted(cache.glob("shard-*.safetensors"))} == written  # reused as is
+    assert json.loads((tmp_path / "run" / "run.json").read_text())["args"]["latents"] == str(cache)
 
 
 def _train_and_export(world: Path, tae_file: Path, tmp_path: Path) -> tuple[Path, Path]:
