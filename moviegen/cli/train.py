@@ -79,6 +79,7 @@ AVERAGE_DESCRIPTION = """\
 Average the weights of several runs or checkpoints (SPEC 5.4 "model averaging", as in Llama 3): every floating
 tensor becomes the (weighted) mean of the sources. Sources are run directories (their latest checkpoint),
 checkpoint directories or .safetensors files, all with the same keys and shapes; the first mismatch is named.
+Dtypes may differ: each tensor is stored in the widest of its sources' (float16 export + float32 run: float32).
 """
 
 AVERAGE_EPILOG = """\

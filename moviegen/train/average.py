@@ -2,8 +2,9 @@
 
 Each source is a ``.safetensors`` weights file, a checkpoint directory (its ``model.safetensors``, or
 ``ema.safetensors`` with ``ema=True``; a distributed run's DCP checkpoint is read as full tensors) or a run directory
-(its latest checkpoint). All sources must have the same keys, shapes and dtypes; floating tensors are averaged in
-float64 and cast back, other tensors (integer buffers) must be equal across sources.
+(its latest checkpoint). All sources must have the same keys and shapes; floating tensors are averaged in float64
+and stored in the widest of the sources' dtypes (an exported float16 checkpoint with a float32 run gives float32),
+other tensors (integer buffers) must be equal, dtype included, across sources.
 """
 
 import os
@@ -70,7 +71,8 @@ def average_checkpoints(
     """Weighted mean of the weights of ``paths`` (uniform when ``weights`` is None; weights are normalised).
 
     Raises:
-        ValueError: for fewer than one source, bad weights, or the first key/shape/dtype mismatch found.
+        ValueError: for fewer than one source, bad weights, or the first key/shape mismatch found (or a
+            non-floating tensor that differs).
     """
     if len(paths) < 1:
         raise ValueError("average needs at least one checkpoint")
@@ -81,6 +83,7 @@ def average_checkpoints(
     total = float(sum(weights))
     first, reference = load_weights(paths[0], ema=ema)
     acc = {k: v.double() * (weights[0] / total) if v.is_floating_point() else v for k, v in reference.items()}
+    dtypes = {k: v.dtype for k, v in reference.items()}
     for source, weight in zip(paths[1:], weights[1:], strict=True):
         file, state = load_weights(source, ema=ema)
         missing, unexpected = sorted(set(reference) - set(state)), sorted(set(state) - set(reference))
@@ -89,13 +92,16 @@ def average_checkpoints(
             raise ValueError(f"{file} and {first} have different keys: {key!r} is missing from {where}")
         for key, ref in reference.items():
             value = state[key]
-            if value.shape != ref.shape or value.dtype != ref.dtype:
+            if value.shape != ref.shape or (
+                value.dtype != ref.dtype and not (value.is_floating_point() and ref.is_floating_point())
+            ):
                 raise ValueError(
                     f"{key!r} differs: {tuple(ref.shape)} {ref.dtype} in {first} vs {tuple(value.shape)} "
                     f"{value.dtype} in {file}"
                 )
             if ref.is_floating_point():
                 acc[key] += value.double() * (weight / total)
+                dtypes[key] = torch.promote_types(dtypes[key], value.dtype)
             elif not torch.equal(value, ref):
                 raise ValueError(f"non-floating tensor {key!r} differs between {first} and {file}")
-    return {k: v.to(reference[k].dtype) if reference[k].is_floating_point() else v for k, v in acc.items()}
+    return {k: v.to(dtypes[k]) for k, v in acc.items()}

@@ -221,6 +221,15 @@ def test_average_is_the_mean_and_mismatches_are_named(tmp_path):
     weighted = average_checkpoints([tmp_path / "a.safetensors", tmp_path / "run"], weights=[3, 1])
     torch.testing.assert_close(weighted["w"], 0.75 * a["w"] + 0.25 * b["w"])
 
+    # an exported float16 checkpoint with a float32 run: averaged, stored in the wider dtype
+    save_file({**a, "w": a["w"].half(), "b": a["b"].half()}, tmp_path / "half.safetensors")
+    mixed = average_checkpoints([tmp_path / "half.safetensors", tmp_path / "run"])
+    assert mixed["w"].dtype == mixed["b"].dtype == torch.float32
+    torch.testing.assert_close(mixed["w"], (a["w"].half().float() + b["w"]) / 2)
+    save_file({**a, "count": a["count"].int()}, tmp_path / "int32.safetensors")
+    with pytest.raises(ValueError, match="'count' differs"):
+        average_checkpoints([tmp_path / "a.safetensors", tmp_path / "int32.safetensors"])
+
     save_file({"w": torch.randn(3, 3), "b": a["b"], "count": a["count"]}, tmp_path / "shape.safetensors")
     with pytest.raises(ValueError, match=r"'w' differs: \(3, 2\)"):
         average_checkpoints([tmp_path / "a.safetensors", tmp_path / "shape.safetensors"])
