@@ -151,11 +151,14 @@ def _cmd_train(args: argparse.Namespace) -> int:
     return 130 if result.interrupted else 0
 
 
-# the flags of a run; --cache-only starts none
+# the flags of a run and their unset values; --cache-only starts no run
 _RUN_FLAGS = (
-    ("-o", "output"), ("--init", "init"), ("--codec", "codec"), ("--steps", "steps"), ("--batch-size", "batch_size"),
-    ("--lr", "lr"), ("--bf16", "bf16"), ("--resume", "resume"), ("--seed", "seed"), ("--uniform-t", "uniform_t"),
-    ("--logit-mean", "logit_mean"), ("--dp", "dp"),
+    ("-o", "output", None), ("--init", "init", None), ("--codec", "codec", None), ("--steps", "steps", None),
+    ("--batch-size", "batch_size", None), ("--lr", "lr", None), ("--bf16", "bf16", False),
+    ("--resume", "resume", False), ("--seed", "seed", None), ("--uniform-t", "uniform_t", None),
+    ("--logit-mean", "logit_mean", None), ("--dp", "dp", None), ("--tp", "tp", 1), ("--cp", "cp", 1),
+    ("--ac", "ac", "none"), ("--ac-every", "ac_every", 2), ("--compile", "compile", False),
+    ("--param-dtype", "param_dtype", "float32"),
 )
 
 
@@ -168,7 +171,7 @@ def _cache_only(args: argparse.Namespace) -> int:
             f"--cache-only: missing {', '.join(missing)}; e.g. moviegen train t2v-tiny-t2iv --cache-only --data world/ "
             "--tae moviegen/assets/video-tiny"
         )
-    given = [flag for flag, name in _RUN_FLAGS if getattr(args, name) not in (None, False)]
+    given = [flag for flag, name, unset in _RUN_FLAGS if getattr(args, name) != unset]
     if given:
         raise ValueError(f"--cache-only builds the latent cache and starts no run: drop {', '.join(given)}")
     cache_dir = prepare_latent_cache(

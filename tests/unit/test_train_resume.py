@@ -81,6 +81,7 @@ def test_cli_list_and_help(capsys):
         (["train", "t2v-debug", "--cache-only", "--tae", "{tae}"], "--cache-only: missing --data"),
         (["train", "t2v-debug", "--cache-only", "--data", "{world}", "--tae", "{tae}", "-o", "{tmp}/r", "--steps", "2"],
          "starts no run: drop -o, --steps"),
+        (["train", "t2v-debug", "--cache-only", "--data", "{world}", "--tae", "{tae}", "--tp", "2"], "drop --tp"),
     ],
 )
 def test_cli_errors_name_the_bad_value(args, message, world, tae_file, tmp_path, capsys):
