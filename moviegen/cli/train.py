@@ -107,12 +107,16 @@ def _cmd_train(args: argparse.Namespace) -> int:
         for name, description in describe_recipes():
             print(f"{name:<24} {description}")
         return 0
-    if args.cache_only:
-        return _cache_only(args)
-    required = (("RECIPE", args.recipe), ("--data", args.data), ("-o", args.output))
+    required = (("RECIPE", args.recipe), ("--data", args.data)) + (() if args.cache_only else (("-o", args.output),))
     missing = [flag for flag, value in required if value is None]
     if missing:
-        raise ValueError(f"missing {', '.join(missing)}; e.g. moviegen train tae-tiny --data world/ -o runs/tae")
+        prefix, example = (
+            ("--cache-only: ", "moviegen train t2v-tiny-t2iv --cache-only --data world/ --tae runs/tae-full")
+            if args.cache_only else ("", "moviegen train tae-tiny --data world/ -o runs/tae")
+        )
+        raise ValueError(f"{prefix}missing {', '.join(missing)}; e.g. {example}")
+    if args.cache_only:
+        return _cache_only(args)
     parallel = _parallel_config(args)
     if not launched_by_torchrun() and not parallel.is_single_process:
         from moviegen.cli.torchrun import relaunch_under_torchrun
@@ -151,27 +155,14 @@ def _cmd_train(args: argparse.Namespace) -> int:
     return 130 if result.interrupted else 0
 
 
-# the flags of a run and their unset values; --cache-only starts no run
-_RUN_FLAGS = (
-    ("-o", "output", None), ("--init", "init", None), ("--codec", "codec", None), ("--steps", "steps", None),
-    ("--batch-size", "batch_size", None), ("--lr", "lr", None), ("--bf16", "bf16", False),
-    ("--resume", "resume", False), ("--seed", "seed", None), ("--uniform-t", "uniform_t", None),
-    ("--logit-mean", "logit_mean", None), ("--dp", "dp", None), ("--tp", "tp", 1), ("--cp", "cp", 1),
-    ("--ac", "ac", "none"), ("--ac-every", "ac_every", 2), ("--compile", "compile", False),
-    ("--param-dtype", "param_dtype", "float32"),
-)
+# the flags (argparse dests) --cache-only uses; every other flag belongs to a run and is refused when set
+_CACHE_ONLY_FLAGS = frozenset({"recipe", "list", "data", "tae", "latents", "cache_only", "no_progress", "help"})
 
 
 def _cache_only(args: argparse.Namespace) -> int:
     from moviegen.train.launch import prepare_latent_cache
 
-    missing = [flag for flag, value in (("RECIPE", args.recipe), ("--data", args.data)) if value is None]
-    if missing:
-        raise ValueError(
-            f"--cache-only: missing {', '.join(missing)}; e.g. moviegen train t2v-tiny-t2iv --cache-only --data world/ "
-            "--tae moviegen/assets/video-tiny"
-        )
-    given = [flag for flag, name, unset in _RUN_FLAGS if getattr(args, name) != unset]
+    given = [flag for flag, name, unset in args.run_flags if getattr(args, name) != unset]
     if given:
         raise ValueError(f"--cache-only builds the latent cache and starts no run: drop {', '.join(given)}")
     cache_dir = prepare_latent_cache(
@@ -287,7 +278,14 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--param-dtype", choices=("float32", "bfloat16"), default="float32",
         help="FSDP compute dtype of the parameters (gradients are reduced in float32)",
     )
-    train.set_defaults(func=_cmd_train)
+    train.set_defaults(
+        func=_cmd_train,
+        run_flags=tuple(  # (flag, dest, default) of each run flag, for --cache-only's refusals
+            (action.option_strings[0], action.dest, action.default)
+            for action in train._actions
+            if action.option_strings and action.dest not in _CACHE_ONLY_FLAGS
+        ),
+    )
 
     average = sub.add_parser(
         "average",
