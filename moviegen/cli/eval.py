@@ -5,10 +5,12 @@
 
 import argparse
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from moviegen.tae import TemporalAutoencoder
     from moviegen.video.checkpoint import LoadedVideo
 
 WHATS = ("tae", "adherence", "sampler", "audio", "all")
@@ -49,6 +51,9 @@ def _check_args(args: argparse.Namespace) -> None:
         )
     if args.tae is not None and args.what == "audio":
         raise ValueError("--tae applies to the video evaluations (tae, adherence, sampler, all), not to audio")
+    if args.reference_solver != "euler" and args.update_card:
+        raise ValueError("--update-card records the issue's yardstick, an Euler reference: drop --reference-solver "
+                         f"{args.reference_solver} or --update-card")
     if args.tae is not None and args.update_card:
         raise ValueError("--update-card cannot be combined with --tae: the card describes the checkpoint's own TAE; "
                          "export a checkpoint with that TAE (`moviegen export --tae`) and measure it")
@@ -61,17 +66,22 @@ def _check_args(args: argparse.Namespace) -> None:
         raise ValueError(f"-o {args.output!r} exists and is not a directory")
 
 
-def _with_tae(loaded: "LoadedVideo", source: str, *, decodes_generated: bool) -> "LoadedVideo":
-    """The checkpoint with the TAE of ``source`` (``--tae``); its latent shift/scale stay the checkpoint's. To
-    decode the transformer's latents, the new TAE must encode as the checkpoint's does (a decoder-only phase)."""
-    from dataclasses import replace
-
+def _tae_of(loaded: "LoadedVideo", source: str, *, decodes_generated: bool) -> "TemporalAutoencoder":
+    """The TAE of ``source`` (``--tae``) on the checkpoint's latent shift/scale. Measured alone, any TAE will do
+    (more latent channels too); to decode the transformer's latents it must encode as the checkpoint's does (a
+    decoder-only phase)."""
     import torch
 
     from moviegen.train.export import load_tae_from
 
-    tae = load_tae_from(source, cfg=loaded.cfg.tae)
+    tae = load_tae_from(source, cfg=loaded.cfg.tae, own_latent_channels=True)
     if decodes_generated:  # the encoder and quant_conv make the latents (post_quant_conv is the decoder's)
+        theirs, ours = tae.cfg.latent_channels, loaded.cfg.tae.latent_channels
+        if theirs != ours:
+            raise ValueError(
+                f"--tae {source!r} has {theirs} latent channels, the checkpoint's transformer was trained on {ours}: "
+                f"its decoder does not fit the transformer's latents; `moviegen eval tae --tae` measures it alone"
+            )
         own = loaded.tae.state_dict()
         differing = [name for name, value in tae.state_dict().items() if name.startswith(("encoder.", "quant_conv."))
                      and not torch.equal(value.half(), own[name].half())]
@@ -81,7 +91,7 @@ def _with_tae(loaded: "LoadedVideo", source: str, *, decodes_generated: bool) ->
                 f"tensors differ, e.g. {differing[0]!r}), so its decoder does not fit the latents the transformer "
                 f"learned; `moviegen eval tae --tae` measures it alone"
             )
-    return replace(loaded, tae=tae, cfg=replace(loaded.cfg, tae=tae.cfg))
+    return tae
 
 
 def _eval_audio(args: argparse.Namespace) -> int:
@@ -130,8 +140,12 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     checkpoint = Path(args.checkpoint) if args.checkpoint is not None else default_checkpoint_dir()
     loaded = load_video_checkpoint(checkpoint)  # CheckpointError (a ValueError) names what is wrong
     whats = ("tae", "adherence", "sampler") if args.what == "all" else (args.what,)
+    tae = loaded.tae
     if args.tae is not None:
-        loaded = _with_tae(loaded, args.tae, decodes_generated=bool({"adherence", "sampler"} & set(whats)))
+        decodes_generated = bool({"adherence", "sampler"} & set(whats))
+        tae = _tae_of(loaded, args.tae, decodes_generated=decodes_generated)
+        if decodes_generated:
+            loaded = replace(loaded, tae=tae, cfg=replace(loaded.cfg, tae=tae.cfg))
     out = Path(args.output)
     out.mkdir(parents=True, exist_ok=True)
     progress = not args.no_progress
@@ -147,7 +161,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
         from moviegen.eval.reconstruction import evaluate_reconstruction, reconstruction_table
 
         num = DEFAULT_NUM["tae"] if args.num is None else args.num
-        recon = evaluate_reconstruction(loaded.tae, args.data, num=num, progress=progress)
+        recon = evaluate_reconstruction(tae, args.data, num=num, progress=progress)
         report.write_text(out / "tae.md", reconstruction_table(recon))
         metrics["tae"] = {"psnr": round(recon.psnr, 3), "ssim": round(recon.ssim, 4), "num_videos": len(recon.rows),
                           "data": str(args.data)}
@@ -185,15 +199,18 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     if "sampler" in whats:
         from moviegen.eval.adherence import adherence_cases
         from moviegen.eval.sampler_study import plot_sampler_study, run_sampler_study, sampler_table
+        from moviegen.flow.solver import ODESolver
 
         num = DEFAULT_NUM["sampler"] if args.num is None else args.num
         prompts = [case.prompt for case in adherence_cases(num_paraphrases=0, seed=args.seed)][:num]
         study = run_sampler_study(pipeline, prompts=prompts, settings=settings, seeds=(args.seed,), steps=study_steps,
-                                  reference_steps=reference_steps, progress=progress)
+                                  reference_steps=reference_steps, reference_solver=ODESolver(args.reference_solver),
+                                  progress=progress)
         table = sampler_table(study)
         report.write_text(out / "sampler.md", table)
         plot = plot_sampler_study(study, out / "sampler.png")
-        metrics["sampler"] = {"reference_steps": reference_steps, "num_prompts": len(prompts),
+        metrics["sampler"] = {"reference_steps": reference_steps, "reference_solver": study.reference_solver,
+                              "num_prompts": len(prompts),
                               "guidance_scale": settings.guidance_scale,
                               "rmse": {s: {str(n): v for n, v in by.items()} for s, by in study.rmse.items()},
                               "pixel_rmse": {s: {str(n): v for n, v in by.items()}
@@ -221,9 +238,9 @@ def register(sub: argparse._SubParsersAction) -> None:
             "  adherence  generate the held-out (colour, shape, motion) prompts and --num paraphrased ones with a\n"
             "             static camera, detect objects by the world's palette, score colour/shape/motion\n"
             "  sampler    RMSE of linear-quadratic and uniform grids at --study-steps against a --reference-steps\n"
-            "             uniform Euler solve from the same noise, of the final latent and of its decoded frames\n"
-            "             (table and log-log plots), and how fast the velocity changes along that solve, by t\n"
-            "             (where a grid needs its steps)\n"
+            "             uniform Euler (or --reference-solver midpoint) solve from the same noise, of the final\n"
+            "             latent and of its decoded frames (table and log-log plots), and how fast the\n"
+            "             velocity changes along that solve, by t (where a grid needs its steps)\n"
             "  audio      an AUDIO checkpoint (default: the embedded one): impact-onset sync of sound generated for\n"
             "             --num held-out videos of --data against impacts seen in their frames (F1 within one 40 ms\n"
             "             latent frame, median offset), seam discontinuity of long audio, cheerful/sad music mode\n"
@@ -239,6 +256,7 @@ def register(sub: argparse._SubParsersAction) -> None:
             "                                                       adherence)\n"
             "  moviegen eval adherence --checkpoint runs/t2v/export --num 8 --seed 1\n"
             "  moviegen eval sampler --num 1 --study-steps 4,8,16 --reference-steps 128\n"
+            "  moviegen eval sampler --num 1 --reference-solver midpoint   a yardstick no Euler grid shares\n"
             "  moviegen eval all --data world/ --checkpoint runs/t2v/export --update-card\n"
             "  moviegen eval audio --data world/ --num 8 -o eval-audio/"
         ),
@@ -276,7 +294,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--study-steps", default=DEFAULT_STUDY_STEPS, metavar="N,N,...",
                         help=f"sampler study: step counts to compare (default {DEFAULT_STUDY_STEPS})")
     parser.add_argument("--reference-steps", type=int,
-                        help=f"sampler study: steps of the uniform Euler reference (default {DEFAULT_REFERENCE_STEPS})")
+                        help=f"sampler study: steps of the uniform reference solve (default {DEFAULT_REFERENCE_STEPS})")
+    parser.add_argument("--reference-solver", choices=("euler", "midpoint"), default="euler",
+                        help="sampler study: the reference's integration rule (default euler, the issue's yardstick; "
+                        "midpoint: second order, sharing no grid with the compared Euler solves)")
     parser.add_argument("--seam-seconds", type=float, default=10.0, metavar="S",
                         help="audio: length of the long clips whose window joins are measured (default 10)")
     parser.add_argument("--music-seeds", type=int, default=4, metavar="N",

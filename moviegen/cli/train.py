@@ -15,6 +15,8 @@ Run a training recipe (SPEC 5). Recipes are presets (`moviegen train --list`):
   tae-tiny-clip            phase 4/4: whole 2 s clips, 32x64x64 crops      (--init a tae-tiny-full run)
   tae-tiny-clip-linear     experiment: phase 4 with linear temporal upsampling in the decoder (--init a TAE)
   tae-tiny-clip-wide       experiment: phase 4 with a 2x wide decoder, widened from the --init TAE's
+  tae-tiny-clip-encoder    experiment: phase 4 with the encoder trained too (--init a TAE; new latents)
+  tae-tiny-clip-32ch       experiment: 32 latent channels widened from the --init TAE's 16, encoder trained too
   t2v-tiny-t2i-lowres      text-to-video stage 1/3: text-to-image warm-up at 64 px
   t2v-tiny-t2iv-lowres     stage 2/3: joint images + videos at 64 px      (--init a stage-1 run)
   t2v-tiny-t2iv            stage 3/3: joint images + videos at 128 px     (--init a stage-2 run)

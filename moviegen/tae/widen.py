@@ -1,4 +1,5 @@
-"""Widening a trained TAE decoder without changing what it computes (``TAEConfig.decoder_width_multiplier``).
+"""Widening a trained TAE without changing what it computes: its decoder (``TAEConfig.decoder_width_multiplier``)
+or its latent (``TAEConfig.latent_channels``, :func:`widen_latent`).
 
 A decoder-only phase can then start a wider decoder from a trained narrower one instead of from scratch
 [inferred, beyond the paper; the zero-initialised extension of Net2WiderNet (Chen et al. 2016)]. Every decoder
@@ -42,6 +43,14 @@ def decoder_width_multiplier_of(state: dict[str, torch.Tensor], cfg: TAEConfig) 
     return width // base
 
 
+def _fresh_like(tae: TemporalAutoencoder, *, seed: int, **changes: int) -> TemporalAutoencoder:
+    """A freshly initialised TAE of ``tae``'s config with ``changes``, on its device (the new channels' init)."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        fresh = TemporalAutoencoder(replace(tae.cfg, **changes))
+    return fresh.to(next(tae.parameters()).device)
+
+
 def widen_decoder(tae: TemporalAutoencoder, multiplier: int, *, seed: int = 0) -> TemporalAutoencoder:
     """A new TAE with ``decoder_width_multiplier = multiplier`` that decodes exactly as ``tae`` does.
 
@@ -59,10 +68,7 @@ def widen_decoder(tae: TemporalAutoencoder, multiplier: int, *, seed: int = 0) -
             f"multiplier must be >= the TAE's decoder_width_multiplier ({old_cfg.decoder_width_multiplier}), "
             f"got {multiplier}"
         )
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        wide = TemporalAutoencoder(replace(old_cfg, decoder_width_multiplier=multiplier))
-    wide.to(next(tae.parameters()).device)
+    wide = _fresh_like(tae, seed=seed, decoder_width_multiplier=multiplier)
     old_state = tae.state_dict()
     with torch.no_grad():
         for name, new in wide.state_dict().items():  # views of wide's tensors: written in place
@@ -83,11 +89,95 @@ def widen_decoder(tae: TemporalAutoencoder, multiplier: int, *, seed: int = 0) -
     return wide
 
 
-def load_tae_widening(cfg: TAEConfig, state: dict[str, torch.Tensor], *, seed: int = 0) -> TemporalAutoencoder:
-    """A TAE of ``cfg`` from weights whose decoder may be narrower (:func:`widen_decoder` fills the difference).
+def latent_channels_of(state: dict[str, torch.Tensor]) -> int:
+    """The latent channel count C of TAE weights (their ``post_quant_conv`` maps C to C).
 
     Raises:
-        ValueError: the weights' decoder is wider than ``cfg``'s.
+        ValueError: the weights hold no ``post_quant_conv``.
+    """
+    key = "post_quant_conv.spatial.weight"
+    if key not in state:
+        raise ValueError(f"TAE weights hold no {key!r}: not a TAE state dict")
+    return state[key].shape[0]
+
+
+def widen_latent(tae: TemporalAutoencoder, latent_channels: int, *, seed: int = 0) -> TemporalAutoencoder:
+    """A new TAE with ``latent_channels`` latent channels whose trained channels encode and decode exactly as
+    ``tae``'s do (the new ones are appended after them).
+
+    [inferred, beyond the paper; SPEC 1.1 reports that more channels help both reconstruction and generation] A
+    latent-channel run can then start from the trained autoencoder instead of from scratch:
+
+    * ``encoder.conv_out``'s new mean rows get the wider model's own initialisation (fresh features of the encoder's
+      last layer); its new log-variance rows start at zero;
+    * ``quant_conv`` keeps the trained moments' mixing; a new mean channel passes its own encoder row through, and a
+      new log-variance channel starts as a copy of trained channel ``j mod C``'s log-variance (plus its own, zero,
+      encoder row), so the new channels start with a posterior as narrow as the trained ones' instead of N(0, 1)
+      noise that would drown their signal;
+    * ``post_quant_conv`` passes the new channels through, and the trained channels, like ``decoder.conv_in``, read
+      nothing from them (zero columns). Those zero columns still get gradients, so training grows the new channels.
+
+    Every other tensor is copied. The latent space changes once the encoder trains: a text-to-video model on the
+    old latents does not fit the new ones.
+
+    Args:
+        tae: the trained TAE (left unchanged).
+        latent_channels: the new count, at least ``tae.cfg.latent_channels``.
+        seed: seeds the new channels' initialisation.
+
+    Raises:
+        ValueError: ``latent_channels`` is below the TAE's.
+    """
+    old_cfg, new_c = tae.cfg, latent_channels
+    old_c = old_cfg.latent_channels
+    if new_c < old_c:
+        raise ValueError(f"latent_channels must be >= the TAE's latent_channels ({old_c}), got {new_c}")
+    wide = _fresh_like(tae, seed=seed, latent_channels=new_c)
+    old_state, new_state = tae.state_dict(), wide.state_dict()  # views of wide's tensors: written in place
+    # Where each trained channel goes: moments are [mean | log-variance], C channels each.
+    latent_ix = torch.arange(old_c)
+    moment_ix = torch.cat([latent_ix, new_c + latent_ix])
+    new_mean = torch.arange(old_c, new_c)
+    new_logvar = new_c + new_mean
+    with torch.no_grad():
+        for name, new in new_state.items():
+            old = old_state[name]
+            if old.shape == new.shape:
+                new.copy_(old)
+        # Encoder output rows (a new row's temporal conv is the fresh identity, which reads only its own row).
+        conv_out = "encoder.conv_out.spatial"
+        new_state[f"{conv_out}.weight"][moment_ix] = old_state[f"{conv_out}.weight"]
+        new_state[f"{conv_out}.bias"][moment_ix] = old_state[f"{conv_out}.bias"]
+        new_state[f"{conv_out}.weight"][new_logvar] = 0
+        new_state[f"{conv_out}.bias"][new_logvar] = 0
+        temporal = new_state["encoder.conv_out.temporal.weight"]
+        temporal[moment_ix[:, None], moment_ix] = old_state["encoder.conv_out.temporal.weight"]
+        new_state["encoder.conv_out.temporal.bias"][moment_ix] = old_state["encoder.conv_out.temporal.bias"]
+        # The pointwise projections: trained block copied, new channels passed through, nothing across ...
+        for name, ix in (("quant_conv.spatial", moment_ix), ("post_quant_conv.spatial", latent_ix)):
+            weight, bias = new_state[f"{name}.weight"], new_state[f"{name}.bias"]
+            weight.zero_()
+            bias.zero_()
+            weight[:, :, 0, 0].fill_diagonal_(1.0)
+            weight[ix[:, None], ix] = old_state[f"{name}.weight"]
+            bias[ix] = old_state[f"{name}.bias"]
+        # ... but a new log-variance starts as trained channel j mod C's.
+        copied = old_c + new_mean % old_c
+        quant_w, quant_b = new_state["quant_conv.spatial.weight"], new_state["quant_conv.spatial.bias"]
+        quant_w[new_logvar[:, None], moment_ix] = old_state["quant_conv.spatial.weight"][copied]
+        quant_b[new_logvar] = old_state["quant_conv.spatial.bias"][copied]
+        conv_in = new_state["decoder.conv_in.spatial.weight"]
+        conv_in[:, latent_ix] = old_state["decoder.conv_in.spatial.weight"]
+        conv_in[:, old_c:] = 0
+    return wide
+
+
+def load_tae_widening(cfg: TAEConfig, state: dict[str, torch.Tensor], *, seed: int = 0) -> TemporalAutoencoder:
+    """A TAE of ``cfg`` from weights whose decoder may be narrower (:func:`widen_decoder` fills the difference) and
+    whose latent may have fewer channels (:func:`widen_latent`).
+
+    Raises:
+        ValueError: the weights' decoder is wider than ``cfg``'s, or their latent has more channels.
     """
     trained = decoder_width_multiplier_of(state, cfg)
     if trained > cfg.decoder_width_multiplier:
@@ -95,8 +185,16 @@ def load_tae_widening(cfg: TAEConfig, state: dict[str, torch.Tensor], *, seed: i
             f"TAE weights have a decoder {trained}x wide, the config {cfg.decoder_width_multiplier}x: a decoder can "
             f"be widened, not narrowed"
         )
-    tae = TemporalAutoencoder(replace(cfg, decoder_width_multiplier=trained))
+    trained_c = latent_channels_of(state)
+    if trained_c > cfg.latent_channels:
+        raise ValueError(
+            f"TAE weights have {trained_c} latent channels, the config {cfg.latent_channels}: a latent can be "
+            f"widened, not narrowed"
+        )
+    tae = TemporalAutoencoder(replace(cfg, decoder_width_multiplier=trained, latent_channels=trained_c))
     tae.load_state_dict(state)
-    if trained == cfg.decoder_width_multiplier:
-        return tae
-    return widen_decoder(tae, cfg.decoder_width_multiplier, seed=seed)
+    if trained_c < cfg.latent_channels:
+        tae = widen_latent(tae, cfg.latent_channels, seed=seed)
+    if trained < cfg.decoder_width_multiplier:
+        tae = widen_decoder(tae, cfg.decoder_width_multiplier, seed=seed)
+    return tae

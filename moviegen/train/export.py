@@ -203,16 +203,21 @@ def _with_decoder_of(tae_cfg: "TAEConfig", tae_run: Path) -> "TAEConfig":
     return tae_cfg.with_decoder_of(decoder_of)
 
 
-def load_tae_from(source: str | Path, *, cfg: "TAEConfig") -> "TemporalAutoencoder":
+def load_tae_from(
+    source: str | Path, *, cfg: "TAEConfig", own_latent_channels: bool = False
+) -> "TemporalAutoencoder":
     """The frozen TAE a source names (a TAE run, a checkpoint directory, an exported video checkpoint or a weights
-    file), on ``cfg`` (the text-to-video side's: its latent shift/scale) with the source's decoder-only choices.
+    file), on ``cfg`` (the text-to-video side's: its latent shift/scale) with the source's decoder-only choices
+    (and its latent channel count with ``own_latent_channels``: ``load_tae``).
 
     Raises:
         ValueError: the source is not a TAE or its weights do not fit ``cfg``.
     """
     from moviegen.train.t2v import load_tae, tae_weights_file
 
-    return load_tae(tae_weights_file(source), cfg=_with_decoder_of(cfg, Path(source)))
+    return load_tae(
+        tae_weights_file(source), cfg=_with_decoder_of(cfg, Path(source)), own_latent_channels=own_latent_channels
+    )
 
 
 def export_video_checkpoint(

@@ -292,6 +292,43 @@ def tae_tiny_clip_wide_recipe() -> TAERecipe:
     )
 
 
+def tae_tiny_clip_encoder_recipe() -> TAERecipe:
+    """Experiment: phase 4 with the encoder trained too (``--init`` a tae-tiny-clip run or the shipped
+    ``tae.safetensors``): the control for ``tae-tiny-clip-32ch``, the same steps at 16 latent channels.
+
+    [inferred] Phases 1-3 trained the encoder for 4300 steps, never on whole clips (phase 3 shows it one latent
+    frame); this tells how much of the 32-channel run's gain is the encoder's training on clips. The latent space
+    changes: a text-to-video model must be trained on the new latents. Measured in docs/tae.md.
+    """
+    fourth = tae_tiny_clip_recipe()
+    return replace(
+        fourth,
+        name="tae-tiny-clip-encoder",
+        description="experiment: TAE phase 4 with the encoder trained too (--init a TAE); the 32ch run's control",
+        train=replace(fourth.train, steps=4000),  # measured in docs/tae.md: 0.8 s a step, 53 min on 2 cores
+        optim=replace(fourth.optim, lr=2e-4),  # [inferred] twice phase 4's: new 32ch encoder channels start fresh
+        decoder_only=False,
+    )
+
+
+def tae_tiny_clip_32ch_recipe() -> TAERecipe:
+    """Experiment: 32 latent channels instead of 16, widened from ``--init`` (a tae-tiny-clip run or the shipped
+    ``tae.safetensors``), encoder and decoder trained on phase 4's whole 2 s clips (as ``tae-tiny-clip-encoder``).
+
+    [inferred; SPEC 1.1: more channels improve reconstruction and generation, 32 also works] A decoder-only phase
+    cannot go past the 16-channel latent (a 2x wide decoder: +0.55 dB, docs/tae.md). ``moviegen.tae.widen`` starts
+    the 32-channel TAE from the trained 16-channel one, computing the same function, so the run begins at the
+    shipped PSNR. Measured in docs/tae.md.
+    """
+    control = tae_tiny_clip_encoder_recipe()
+    return replace(
+        control,
+        name="tae-tiny-clip-32ch",
+        description="experiment: TAE with 32 latent channels widened from --init, encoder and decoder on 2 s clips",
+        tae=replace(control.tae, latent_channels=32),
+    )
+
+
 def tae_debug_recipe() -> TAERecipe:
     """A seconds-long TAE run for tests: ``tae_debug`` on 4x16x16 crops of 32x32 frames."""
     return TAERecipe(
@@ -486,6 +523,8 @@ RECIPES: dict[str, Callable[[], Recipe]] = {
     "tae-tiny-clip": tae_tiny_clip_recipe,
     "tae-tiny-clip-linear": tae_tiny_clip_linear_recipe,
     "tae-tiny-clip-wide": tae_tiny_clip_wide_recipe,
+    "tae-tiny-clip-encoder": tae_tiny_clip_encoder_recipe,
+    "tae-tiny-clip-32ch": tae_tiny_clip_32ch_recipe,
     "tae-debug": tae_debug_recipe,
     "t2v-tiny-t2i-lowres": t2v_tiny_t2i_lowres,
     "t2v-tiny-t2iv-lowres": t2v_tiny_t2iv_lowres,

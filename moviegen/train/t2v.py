@@ -37,7 +37,7 @@ from moviegen.flow.loss import draw_noise_and_times, flow_matching_loss
 from moviegen.flow.path import OTPath
 from moviegen.nn.embed import interpolate_table
 from moviegen.tae.model import TemporalAutoencoder
-from moviegen.tae.widen import decoder_width_multiplier_of
+from moviegen.tae.widen import decoder_width_multiplier_of, latent_channels_of
 from moviegen.train.loop import Trainer, TrainResult
 from moviegen.train.parallel_dims import ParallelConfig
 from moviegen.train.parallelize import prepare_model
@@ -107,13 +107,16 @@ def tae_weights_file(source: str | Path) -> Path:
     return Path(source) / TAE_FILE if is_video_checkpoint(source) else resolve_weights_file(source)
 
 
-def load_tae(weights_file: str | Path, *, cfg: Any) -> TemporalAutoencoder:
+def load_tae(weights_file: str | Path, *, cfg: Any, own_latent_channels: bool = False) -> TemporalAutoencoder:
     """The frozen TAE from a ``.safetensors`` weights file (ValueError if it does not fit ``cfg``); its decoder
-    width is the weights' (``decoder_width_multiplier`` changes the decoder alone, not the latents)."""
+    width is the weights' (``decoder_width_multiplier`` changes the decoder alone, not the latents), and so is its
+    latent channel count with ``own_latent_channels`` (to measure a TAE alone, not to train on its latents)."""
     from safetensors.torch import load_file
 
     state = load_file(str(weights_file))
     try:
+        if own_latent_channels:
+            cfg = replace(cfg, latent_channels=latent_channels_of(state))
         tae = TemporalAutoencoder(replace(cfg, decoder_width_multiplier=decoder_width_multiplier_of(state, cfg)))
         tae.load_state_dict(state)
     except (RuntimeError, ValueError) as err:

@@ -25,7 +25,7 @@ from moviegen.eval import (
     ssim,
 )
 from moviegen.eval.metrics import gaussian_window
-from moviegen.flow import Schedule
+from moviegen.flow import ODESolver, Schedule
 from moviegen.tae import TemporalAutoencoder
 from moviegen.video.model import TextToVideo
 from moviegen.video.pipeline import VideoPipeline
@@ -261,6 +261,16 @@ def test_sampler_study_error_falls_with_steps(tmp_path):
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     with pytest.raises(ValueError, match="reference_steps"):
         run_sampler_study(_debug_pipeline(), prompts=["x"], settings=settings, steps=(2, 8), reference_steps=8)
+    # A midpoint reference: the same grids measured against a second-order solve of the same noise.
+    mid = run_sampler_study(pipeline, prompts=["a red circle bounces"], settings=settings, steps=(4, 8, 16),
+                            reference_steps=64, reference_solver=ODESolver.MIDPOINT, progress=False)
+    assert study.reference_solver == "euler" and mid.reference_solver == "midpoint"
+    assert "64-step uniform midpoint reference" in sampler_table(mid)
+    reference = pipeline.latents("a red circle bounces", solver=ODESolver.MIDPOINT,
+                                 **settings.request(seed=0, steps=64, schedule=Schedule.UNIFORM))
+    latent = pipeline.latents("a red circle bounces", **request)
+    assert mid.rows[0]["rmse"] == pytest.approx(float((latent.double() - reference.double()).pow(2).mean().sqrt()))
+    assert mid.rows[0]["rmse"] != pytest.approx(row["rmse"], rel=1e-6)  # not the Euler reference's reading
 
 
 # --- TAE object fidelity -------------------------------------------------------------------------------------------
@@ -343,12 +353,14 @@ def test_cli_eval_all_on_a_tiny_checkpoint(tmp_path, capsys):
     from safetensors.torch import save_file
 
     from moviegen.tae import TemporalAutoencoder
-    from moviegen.tae.widen import widen_decoder
+    from moviegen.tae.widen import widen_decoder, widen_latent
     from moviegen.video.checkpoint import load_video_checkpoint
 
     own = load_video_checkpoint(ckpt).tae
     wide_file, other_file = tmp_path / "wide.safetensors", tmp_path / "other.safetensors"
+    more_file = tmp_path / "more-channels.safetensors"
     save_file(widen_decoder(own, 2).state_dict(), str(wide_file))
+    save_file(widen_latent(own, own.cfg.latent_channels + 8).state_dict(), str(more_file))
     save_file(TemporalAutoencoder(own.cfg).state_dict(), str(other_file))  # a fresh encoder: other latents
     base = ["eval", "tae", "--checkpoint", str(ckpt), "--data", str(world), "--num", "1", "--no-progress"]
     assert main([*base, "-o", str(tmp_path / "own")]) == 0
@@ -357,11 +369,18 @@ def test_cli_eval_all_on_a_tiny_checkpoint(tmp_path, capsys):
     assert wide_report["tae_from"] == str(wide_file) and "tae_from" not in own_report
     assert wide_report["tae"]["psnr"] == pytest.approx(own_report["tae"]["psnr"], abs=1e-3)
     assert main([*base, "-o", str(tmp_path / "other"), "--tae", str(other_file)]) == 0  # tae alone: any TAE
+    # ... even one with more latent channels (a widened latent: the same reconstructions)
+    assert main([*base, "-o", str(tmp_path / "more"), "--tae", str(more_file)]) == 0
+    more_report = json.loads((tmp_path / "more" / "eval.json").read_text())
+    assert more_report["tae"]["psnr"] == pytest.approx(own_report["tae"]["psnr"], abs=1e-3)
     capsys.readouterr()
     adherence = ["eval", "adherence", "--checkpoint", str(ckpt), "--num", "0", "--no-progress"]
     assert main([*adherence, "-o", str(tmp_path / "refused"), "--tae", str(other_file)]) == 2
     assert "encodes differently from the checkpoint's TAE" in capsys.readouterr().err
     assert not (tmp_path / "refused").exists()
+    assert main([*adherence, "-o", str(tmp_path / "refused"), "--tae", str(more_file)]) == 2
+    assert f"has {own.cfg.latent_channels + 8} latent channels, the checkpoint's transformer was trained on " \
+           f"{own.cfg.latent_channels}" in capsys.readouterr().err
     # The widened decoder decodes the transformer's latents as the checkpoint's own: the same judgements.
     assert main([*adherence, "-o", str(tmp_path / "adh-own")]) == 0
     assert main([*adherence, "-o", str(tmp_path / "adh-wide"), "--tae", str(wide_file)]) == 0
@@ -384,6 +403,8 @@ def test_cli_eval_all_on_a_tiny_checkpoint(tmp_path, capsys):
         (["eval", "audio", "--data", ".", "--tae", "t.safetensors"], "--tae applies to the video evaluations"),
         (["eval", "tae", "--data", ".", "--tae", "t.safetensors", "--update-card"],
          "--update-card cannot be combined with --tae"),
+        (["eval", "sampler", "--reference-solver", "midpoint", "--update-card"],
+         "--update-card records the issue's yardstick, an Euler reference: drop --reference-solver midpoint"),
     ],
 )
 def test_cli_eval_errors(args, message, capsys):

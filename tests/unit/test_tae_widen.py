@@ -7,7 +7,13 @@ import torch
 
 from moviegen.configs.serialize import config_from_dict, config_to_dict
 from moviegen.tae import TAEConfig, TemporalAutoencoder, TemporalUpsample, tae_debug, tae_tiny
-from moviegen.tae.widen import decoder_width_multiplier_of, load_tae_widening, widen_decoder
+from moviegen.tae.widen import (
+    decoder_width_multiplier_of,
+    latent_channels_of,
+    load_tae_widening,
+    widen_decoder,
+    widen_latent,
+)
 
 
 def _tae(*, seed: int) -> TemporalAutoencoder:
@@ -15,12 +21,18 @@ def _tae(*, seed: int) -> TemporalAutoencoder:
     return TemporalAutoencoder(tae_debug()).eval()
 
 
-def test_a_widened_decoder_decodes_as_the_narrow_one_and_trains_its_new_channels():
-    narrow = _tae(seed=4)
-    gen = torch.Generator().manual_seed(5)
-    with torch.no_grad():  # every layer off its init: temporal convs and attentions mix frames, norms are not 1/0
-        for param in narrow.parameters():
+def _trained(tae: TemporalAutoencoder, *, seed: int) -> TemporalAutoencoder:
+    """Every layer off its init: temporal convs and attentions mix frames, norms are not 1/0."""
+    gen = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for param in tae.parameters():
             param.add_(0.1 * torch.randn(param.shape, generator=gen))
+    return tae
+
+
+def test_a_widened_decoder_decodes_as_the_narrow_one_and_trains_its_new_channels():
+    narrow = _trained(_tae(seed=4), seed=5)
+    gen = torch.Generator().manual_seed(5)
     wide = widen_decoder(narrow, 2, seed=1).eval()
     assert wide.cfg.decoder_block_out_channels == (32, 64) and wide.cfg.decoder_norm_num_groups == 16
     assert wide.decoder.conv_out.spatial.weight.shape == (3, 32, 3, 3)
@@ -64,3 +76,42 @@ def test_load_tae_widening_reads_the_decoder_width_from_the_weights():
     assert mixed.block_out_channels == (16, 32) and mixed.decoder_width_multiplier == 2
     assert mixed.temporal_upsample is TemporalUpsample.LINEAR
     assert config_from_dict(TAEConfig, config_to_dict(mixed)) == mixed
+
+
+def test_a_widened_latent_encodes_and_decodes_the_trained_channels_as_before_and_trains_the_new_ones():
+    narrow = _trained(_tae(seed=7), seed=8)
+    wide = widen_latent(narrow, 24, seed=2).eval()
+    assert wide.cfg.latent_channels == 24 and latent_channels_of(wide.state_dict()) == 24
+    video = torch.rand(2, 3, 5, 8, 8, generator=torch.Generator().manual_seed(9)) * 2 - 1
+    with torch.no_grad():
+        old, new = narrow.encode(video, sample=False), wide.encode(video, sample=False)
+        torch.testing.assert_close(new.posterior_mean_BCTHW[:, :16], old.posterior_mean_BCTHW)
+        torch.testing.assert_close(new.posterior_logvar_BCTHW[:, :16], old.posterior_logvar_BCTHW)
+        # The new channels carry features of the input, with the posterior width of trained channels 0-7.
+        assert new.posterior_mean_BCTHW[:, 16:].std() > 1e-3
+        torch.testing.assert_close(new.posterior_logvar_BCTHW[:, 16:], old.posterior_logvar_BCTHW[:, :8])
+        # Decoding reads only the trained channels: whatever the new ones hold, the frames are the narrow TAE's.
+        latent = new.latent_BCTHW.clone()
+        latent[:, 16:] = torch.randn(latent[:, 16:].shape)
+        torch.testing.assert_close(wide.decode(latent, num_frames=5), narrow.decode(old.latent_BCTHW, num_frames=5))
+    # The zero columns get gradients: the decoder learns to read the new channels.
+    recon = wide.decode(wide.encode(video, sample=False).latent_BCTHW, num_frames=5)
+    (recon - video).square().mean().backward()
+    assert wide.decoder.conv_in.spatial.weight.grad[:, 16:].abs().max() > 0
+    assert wide.post_quant_conv.spatial.weight.grad[:16, 16:].abs().max() > 0
+    with pytest.raises(ValueError, match="latent_channels must be >= the TAE's latent_channels \\(24\\), got 16"):
+        widen_latent(wide, 16)
+
+
+def test_load_tae_widening_widens_latent_and_decoder_together():
+    narrow = _trained(_tae(seed=10), seed=11)
+    cfg = dataclasses.replace(tae_debug(), latent_channels=32, decoder_width_multiplier=2)
+    wide = load_tae_widening(cfg, narrow.state_dict()).eval()
+    assert wide.cfg == cfg
+    latent = torch.randn(1, 32, 2, 4, 4)
+    with torch.no_grad():
+        torch.testing.assert_close(wide.decode(latent), narrow.decode(latent[:, :16]))
+    with pytest.raises(ValueError, match="TAE weights have 32 latent channels, the config 16"):
+        load_tae_widening(dataclasses.replace(tae_debug(), decoder_width_multiplier=2), wide.state_dict())
+    with pytest.raises(ValueError, match="no 'post_quant_conv.spatial.weight'"):
+        latent_channels_of({})

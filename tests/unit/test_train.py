@@ -383,6 +383,8 @@ def test_tae_random_crop_is_a_function_of_the_step():
 
 
 def test_recipes_are_valid_and_overridable():
+    from dataclasses import replace
+
     from moviegen.train.recipes import RECIPES, TAERecipe, get_recipe, with_overrides
 
     for name, preset in RECIPES.items():
@@ -393,6 +395,11 @@ def test_recipes_are_valid_and_overridable():
     assert (recipe.train.steps, recipe.train.batch_size, recipe.optim.lr) == (7, 3, 5e-4)
     with pytest.raises(ValueError, match="unknown recipe 'nope'"):
         get_recipe("nope")
+    # The 32-channel experiment and its control differ in the latent alone.
+    more, control = get_recipe("tae-tiny-clip-32ch"), get_recipe("tae-tiny-clip-encoder")
+    assert (more.tae.latent_channels, control.tae.latent_channels) == (32, 16)
+    assert not more.decoder_only and not control.decoder_only
+    assert replace(more, name=control.name, description=control.description, tae=control.tae) == control
     assert with_overrides(get_recipe("t2v-debug"), uniform_t=0.25).flow.uniform_fraction == 0.25
     assert with_overrides(get_recipe("audio-debug"), uniform_t=0.5).flow.uniform_fraction == 0.5
     with pytest.raises(ValueError, match="--uniform-t applies to the flow-matching recipes .* not 'tae-tiny'"):

@@ -336,3 +336,23 @@ def test_decoder_only_phase_widens_a_narrower_init(world, tmp_path):
     width = init["decoder.conv_out.spatial.weight"].shape[1]
     assert conv_out.shape[1] == 2 * width
     assert conv_out[:, width:].abs().max() > 0  # the new channels' columns started at zero and were trained
+
+
+def test_a_latent_channel_recipe_widens_a_16_channel_init_and_trains_encoder_and_new_channels(world, tmp_path):
+    """``tae-tiny-clip-32ch``'s mechanism at debug size: an init with fewer latent channels is widened
+    (``widen_latent``, function kept: tests/unit/test_tae_widen.py), then encoder and new channels train."""
+    from dataclasses import replace
+
+    from moviegen.train.recipes import get_recipe
+    from moviegen.train.tae import train_tae
+
+    base = get_recipe("tae-debug")
+    more = replace(base, tae=replace(base.tae, latent_channels=24), train=replace(base.train, steps=2, val_every=0))
+    init = {k: v.clone() for k, v in TemporalAutoencoder(base.tae).state_dict().items()}
+    train_tae(more, data_dir=world, run_dir=tmp_path / "more", init_state=init, progress=False)
+    trained = load_checkpoint(tmp_path / "more").model_state
+    assert trained["post_quant_conv.spatial.weight"].shape[0] == 24
+    assert not torch.equal(trained["encoder.conv_in.spatial.weight"], init["encoder.conv_in.spatial.weight"])
+    assert trained["decoder.conv_in.spatial.weight"][:, 16:].abs().max() > 0  # zero columns at the start
+    with pytest.raises(ValueError, match="TAE weights have 24 latent channels, the config 16"):
+        train_tae(base, data_dir=world, run_dir=tmp_path / "fewer", init_state=trained, progress=False)
