@@ -1,8 +1,9 @@
 """Sampler quality vs number of steps: linear-quadratic vs uniform t grids against a fine Euler reference (SPEC 3.3).
 
 For each prompt and seed the reference is the final latent of a ``reference_steps`` (default 1000) uniform Euler
-solve (``reference_solver=ODESolver.MIDPOINT``: a second-order one, whose grid no uniform Euler grid shares; the
-issue's yardstick is Euler's). Every (schedule, steps) pair is solved with Euler from the *same* noise with the same
+solve (``reference_solver=ODESolver.MIDPOINT``: a second-order one, close to the exact solution, so a grid's
+reading is its own error rather than its distance from another first-order solve; the issue's yardstick is
+Euler's). Every (schedule, steps) pair is solved with Euler from the *same* noise with the same
 guidance, and its error is the RMSE of its final latent against the reference, ``sqrt(mean((x - x_ref)^2))`` in
 latent units, averaged over prompts and seeds. The paper's claim is that 50 linear-quadratic steps come close to
 the 1000-step result; the table and the log-log plot show how close, for a given checkpoint.
@@ -58,7 +59,7 @@ class SamplerStudy:
     """``rmse[schedule][steps]``: mean latent RMSE against the reference; ``pixel_rmse[schedule][steps]``: the same
     for the decoded 8-bit frames, in units of the full range; ``velocity_change[bin]``: mean rate of change of the
     velocity along the reference solves, per bin of t (``"0-0.025"``, ...); ``rows``: one per (prompt, seed,
-    schedule, steps)."""
+    schedule, steps); ``reference_solver``: the reference's ``ODESolver`` value (a string, as stored in JSON)."""
 
     reference_steps: int
     reference_solver: str
@@ -120,8 +121,9 @@ def run_sampler_study(
         schedules: t grids to compare.
         reference_steps: steps of the uniform reference solve (more than any of ``steps``).
         reference_solver: its integration rule (the grids compared always use Euler). A uniform Euler grid whose
-            step count divides the reference's visits the reference's own times, which favours it by construction;
-            a midpoint reference shares no grid with either schedule.
+            step count divides the reference's visits the reference's own times and shares part of its first-order
+            error, which favours it by construction; a midpoint reference is second order, so its own error is far
+            below either schedule's.
         progress: a tqdm bar over solves.
 
     Returns:

@@ -1,8 +1,8 @@
 """Widening a trained TAE without changing what it computes: its decoder (``TAEConfig.decoder_width_multiplier``)
 or its latent (``TAEConfig.latent_channels``, :func:`widen_latent`).
 
-A decoder-only phase can then start a wider decoder from a trained narrower one instead of from scratch
-[inferred, beyond the paper; the zero-initialised extension of Net2WiderNet (Chen et al. 2016)]. Every decoder
+A decoder-only phase can start a wider decoder from a trained narrower one (:func:`widen_decoder`) instead of from
+scratch [inferred, beyond the paper; the zero-initialised extension of Net2WiderNet (Chen et al. 2016)]. Every decoder
 width grows by the same factor and so does the number of GroupNorm groups, so the trained channels keep their
 groups, in front, with the new channels in new groups after them. Each decoder tensor is then the trained one in its
 leading block, and
@@ -16,6 +16,8 @@ leading block, and
 
 Zero columns still get gradients (the new channels' activations are not zero), so training grows them from there.
 The encoder, ``quant_conv`` and ``post_quant_conv`` are copied unchanged: the latent space is the same.
+:func:`widen_latent` applies the same zero-column rule to the latent's channels (its docstring has the details);
+there the latent space changes once the encoder trains.
 """
 
 import math
@@ -27,6 +29,12 @@ from moviegen.tae.config import TAEConfig
 from moviegen.tae.model import TemporalAutoencoder
 
 
+def _weight(state: dict[str, torch.Tensor], key: str) -> torch.Tensor:
+    if key not in state:
+        raise ValueError(f"TAE weights hold no {key!r}: not a TAE state dict")
+    return state[key]
+
+
 def decoder_width_multiplier_of(state: dict[str, torch.Tensor], cfg: TAEConfig) -> int:
     """The ``decoder_width_multiplier`` TAE weights were trained with (their decoder's first width over the
     architecture's deepest level width).
@@ -34,21 +42,20 @@ def decoder_width_multiplier_of(state: dict[str, torch.Tensor], cfg: TAEConfig) 
     Raises:
         ValueError: the weights hold no decoder, or its width is no multiple of ``cfg``'s.
     """
-    key = "decoder.conv_in.spatial.weight"
-    if key not in state:
-        raise ValueError(f"TAE weights hold no {key!r}: not a TAE state dict")
-    width, base = state[key].shape[0], cfg.block_out_channels[-1]
+    width, base = _weight(state, "decoder.conv_in.spatial.weight").shape[0], cfg.block_out_channels[-1]
     if width % base:
         raise ValueError(f"TAE weights' decoder is {width} channels wide, not a multiple of {base} (the config's)")
     return width // base
 
 
 def _fresh_like(tae: TemporalAutoencoder, *, seed: int, **changes: int) -> TemporalAutoencoder:
-    """A freshly initialised TAE of ``tae``'s config with ``changes``, on its device (the new channels' init)."""
+    """A freshly initialised TAE of ``tae``'s config with ``changes``, on its device and in its dtype (the new
+    channels' init)."""
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         fresh = TemporalAutoencoder(replace(tae.cfg, **changes))
-    return fresh.to(next(tae.parameters()).device)
+    param = next(tae.parameters())
+    return fresh.to(device=param.device, dtype=param.dtype)
 
 
 def widen_decoder(tae: TemporalAutoencoder, multiplier: int, *, seed: int = 0) -> TemporalAutoencoder:
@@ -95,10 +102,15 @@ def latent_channels_of(state: dict[str, torch.Tensor]) -> int:
     Raises:
         ValueError: the weights hold no ``post_quant_conv``.
     """
-    key = "post_quant_conv.spatial.weight"
-    if key not in state:
-        raise ValueError(f"TAE weights hold no {key!r}: not a TAE state dict")
-    return state[key].shape[0]
+    return _weight(state, "post_quant_conv.spatial.weight").shape[0]
+
+
+# Every tensor whose shape follows the latent channel count: widen_latent maps each of them.
+_LATENT_SHAPED = frozenset({
+    "encoder.conv_out.spatial.weight", "encoder.conv_out.spatial.bias", "encoder.conv_out.temporal.weight",
+    "encoder.conv_out.temporal.bias", "quant_conv.spatial.weight", "quant_conv.spatial.bias",
+    "post_quant_conv.spatial.weight", "post_quant_conv.spatial.bias", "decoder.conv_in.spatial.weight",
+})
 
 
 def widen_latent(tae: TemporalAutoencoder, latent_channels: int, *, seed: int = 0) -> TemporalAutoencoder:
@@ -139,11 +151,13 @@ def widen_latent(tae: TemporalAutoencoder, latent_channels: int, *, seed: int = 
     moment_ix = torch.cat([latent_ix, new_c + latent_ix])
     new_mean = torch.arange(old_c, new_c)
     new_logvar = new_c + new_mean
+    resized = {name for name, new in new_state.items() if old_state[name].shape != new.shape}
+    if resized - _LATENT_SHAPED:  # a new latent-shaped layer must be mapped here, not left at its fresh init
+        raise NotImplementedError(f"widen_latent does not map {sorted(resized - _LATENT_SHAPED)}")
     with torch.no_grad():
         for name, new in new_state.items():
-            old = old_state[name]
-            if old.shape == new.shape:
-                new.copy_(old)
+            if name not in resized:
+                new.copy_(old_state[name])
         # Encoder output rows (a new row's temporal conv is the fresh identity, which reads only its own row).
         conv_out = "encoder.conv_out.spatial"
         new_state[f"{conv_out}.weight"][moment_ix] = old_state[f"{conv_out}.weight"]

@@ -305,8 +305,10 @@ def tae_tiny_clip_encoder_recipe() -> TAERecipe:
         fourth,
         name="tae-tiny-clip-encoder",
         description="experiment: TAE phase 4 with the encoder trained too (--init a TAE); the 32ch run's control",
-        train=replace(fourth.train, steps=4000),  # measured in docs/tae.md: 0.8 s a step, 53 min on 2 cores
-        optim=replace(fourth.optim, lr=2e-4),  # [inferred] twice phase 4's: new 32ch encoder channels start fresh
+        train=replace(fourth.train, steps=4000),  # both runs of docs/tae.md: 0.8 s a step on 2 cores
+        # [inferred] Twice phase 4's: the 32-channel run's new encoder channels start fresh, and the control shares
+        # its LR so that the two differ in the latent alone.
+        optim=replace(fourth.optim, lr=2e-4),
         decoder_only=False,
     )
 

@@ -20,7 +20,7 @@ from moviegen.data.manifest import read_manifest
 from moviegen.data.sampler import BucketBatchSampler
 from moviegen.tae.loss import TAELoss
 from moviegen.tae.model import TemporalAutoencoder
-from moviegen.tae.widen import load_tae_widening
+from moviegen.tae.widen import latent_channels_of, load_tae_widening
 from moviegen.train.loop import Trainer, TrainResult
 from moviegen.train.recipes import CropConfig, TAERecipe
 from moviegen.train.state import step_generator
@@ -114,10 +114,17 @@ def train_tae(
     """Run a TAE recipe on the dataset at ``data_dir`` (its ``train`` split; ``heldout`` for validation)."""
     cfg = recipe.train
     torch.manual_seed(cfg.seed)
-    # An init with a narrower decoder than the recipe's is widened, computing the same function (moviegen.tae.widen).
+    # An init with a narrower decoder or fewer latent channels than the recipe's is widened, computing the same
+    # function (moviegen.tae.widen).
     if init_state is None:
         tae = TemporalAutoencoder(recipe.tae)
     else:
+        trained_c = latent_channels_of(init_state)
+        if recipe.decoder_only and trained_c != recipe.tae.latent_channels:
+            raise ValueError(
+                f"recipe {recipe.name!r} trains the decoder only, so its latent must be the --init's: the --init has "
+                f"{trained_c} latent channels, the recipe {recipe.tae.latent_channels} (new channels need the encoder)"
+            )
         tae = load_tae_widening(recipe.tae, init_state, seed=cfg.seed)
     if recipe.decoder_only:  # frozen parameters stay out of the optimizer (build_optimizer)
         tae.encoder.requires_grad_(False)

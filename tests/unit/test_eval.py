@@ -344,6 +344,7 @@ def test_cli_eval_all_on_a_tiny_checkpoint(tmp_path, capsys):
     assert report["adherence"]["scores"]["all"]["count"] == len(HELDOUT_COMBOS) + 1
     assert set(report["sampler"]["rmse"]) == {"linear_quadratic", "uniform"}
     assert report["sampler"]["guidance_scale"] == report["adherence"]["guidance_scale"] == 2.0  # not the card's 1.0
+    assert report["sampler"]["reference_solver"] == "euler"
     assert {p.name for p in out.iterdir()} >= {"eval.json", "tae.md", "adherence.md", "sampler.md", "sampler.png"}
     card = json.loads((ckpt / "model_card.json").read_text())
     assert card["recipe"] == "test" and set(card["metrics"]) == {"tae", "adherence", "sampler"}

@@ -32,7 +32,7 @@ def _trained(tae: TemporalAutoencoder, *, seed: int) -> TemporalAutoencoder:
 
 def test_a_widened_decoder_decodes_as_the_narrow_one_and_trains_its_new_channels():
     narrow = _trained(_tae(seed=4), seed=5)
-    gen = torch.Generator().manual_seed(5)
+    gen = torch.Generator().manual_seed(15)
     wide = widen_decoder(narrow, 2, seed=1).eval()
     assert wide.cfg.decoder_block_out_channels == (32, 64) and wide.cfg.decoder_norm_num_groups == 16
     assert wide.decoder.conv_out.spatial.weight.shape == (3, 32, 3, 3)
@@ -78,18 +78,20 @@ def test_load_tae_widening_reads_the_decoder_width_from_the_weights():
     assert config_from_dict(TAEConfig, config_to_dict(mixed)) == mixed
 
 
-def test_a_widened_latent_encodes_and_decodes_the_trained_channels_as_before_and_trains_the_new_ones():
+@pytest.mark.parametrize("latent_channels", [24, 40])  # 40: the new log-variances wrap around the 16 trained ones
+def test_a_widened_latent_encodes_and_decodes_the_trained_channels_as_before_and_trains_the_new_ones(latent_channels):
     narrow = _trained(_tae(seed=7), seed=8)
-    wide = widen_latent(narrow, 24, seed=2).eval()
-    assert wide.cfg.latent_channels == 24 and latent_channels_of(wide.state_dict()) == 24
+    wide = widen_latent(narrow, latent_channels, seed=2).eval()
+    assert wide.cfg.latent_channels == latent_channels and latent_channels_of(wide.state_dict()) == latent_channels
     video = torch.rand(2, 3, 5, 8, 8, generator=torch.Generator().manual_seed(9)) * 2 - 1
     with torch.no_grad():
         old, new = narrow.encode(video, sample=False), wide.encode(video, sample=False)
         torch.testing.assert_close(new.posterior_mean_BCTHW[:, :16], old.posterior_mean_BCTHW)
         torch.testing.assert_close(new.posterior_logvar_BCTHW[:, :16], old.posterior_logvar_BCTHW)
-        # The new channels carry features of the input, with the posterior width of trained channels 0-7.
+        # The new channels carry features of the input, with the posterior width of trained channel j mod 16.
         assert new.posterior_mean_BCTHW[:, 16:].std() > 1e-3
-        torch.testing.assert_close(new.posterior_logvar_BCTHW[:, 16:], old.posterior_logvar_BCTHW[:, :8])
+        copied = torch.arange(16, latent_channels) % 16
+        torch.testing.assert_close(new.posterior_logvar_BCTHW[:, 16:], old.posterior_logvar_BCTHW[:, copied])
         # Decoding reads only the trained channels: whatever the new ones hold, the frames are the narrow TAE's.
         latent = new.latent_BCTHW.clone()
         latent[:, 16:] = torch.randn(latent[:, 16:].shape)
@@ -99,7 +101,8 @@ def test_a_widened_latent_encodes_and_decodes_the_trained_channels_as_before_and
     (recon - video).square().mean().backward()
     assert wide.decoder.conv_in.spatial.weight.grad[:, 16:].abs().max() > 0
     assert wide.post_quant_conv.spatial.weight.grad[:16, 16:].abs().max() > 0
-    with pytest.raises(ValueError, match="latent_channels must be >= the TAE's latent_channels \\(24\\), got 16"):
+    message = f"latent_channels must be >= the TAE's latent_channels \\({latent_channels}\\), got 16"
+    with pytest.raises(ValueError, match=message):
         widen_latent(wide, 16)
 
 
@@ -109,8 +112,11 @@ def test_load_tae_widening_widens_latent_and_decoder_together():
     wide = load_tae_widening(cfg, narrow.state_dict()).eval()
     assert wide.cfg == cfg
     latent = torch.randn(1, 32, 2, 4, 4)
+    video = torch.rand(1, 3, 5, 8, 8) * 2 - 1
     with torch.no_grad():
         torch.testing.assert_close(wide.decode(latent), narrow.decode(latent[:, :16]))
+        torch.testing.assert_close(wide.encode(video).posterior_mean_BCTHW[:, :16],
+                                   narrow.encode(video).posterior_mean_BCTHW)
     with pytest.raises(ValueError, match="TAE weights have 32 latent channels, the config 16"):
         load_tae_widening(dataclasses.replace(tae_debug(), decoder_width_multiplier=2), wide.state_dict())
     with pytest.raises(ValueError, match="no 'post_quant_conv.spatial.weight'"):

@@ -356,3 +356,12 @@ def test_a_latent_channel_recipe_widens_a_16_channel_init_and_trains_encoder_and
     assert trained["decoder.conv_in.spatial.weight"][:, 16:].abs().max() > 0  # zero columns at the start
     with pytest.raises(ValueError, match="TAE weights have 24 latent channels, the config 16"):
         train_tae(base, data_dir=world, run_dir=tmp_path / "fewer", init_state=trained, progress=False)
+    with pytest.raises(ValueError, match="decoder only, .* the --init has 16 latent channels, the recipe 24"):
+        train_tae(replace(more, decoder_only=True), data_dir=world, run_dir=tmp_path / "dec", init_state=init,
+                  progress=False)
+    # A text-to-video run, a cache or an export names the count its transformer needs.
+    from moviegen.train.t2v import load_tae
+
+    save_file(trained, str(tmp_path / "more.safetensors"))
+    with pytest.raises(ValueError, match="it has 24 latent channels, the config 16"):
+        load_tae(tmp_path / "more.safetensors", cfg=base.tae)
