@@ -115,12 +115,13 @@ def load_tae(weights_file: str | Path, *, cfg: Any, own_latent_channels: bool = 
 
     state = load_file(str(weights_file))
     try:
+        channels = latent_channels_of(state)
         if own_latent_channels:
-            cfg = replace(cfg, latent_channels=latent_channels_of(state))
-        elif latent_channels_of(state) != cfg.latent_channels:
+            cfg = replace(cfg, latent_channels=channels)
+        elif channels != cfg.latent_channels:
             raise ValueError(
-                f"it has {latent_channels_of(state)} latent channels, the config {cfg.latent_channels} (a transformer "
-                f"is built for one latent channel count)"
+                f"it has {channels} latent channels, the config {cfg.latent_channels} (a transformer is built for one "
+                f"latent channel count)"
             )
         tae = TemporalAutoencoder(replace(cfg, decoder_width_multiplier=decoder_width_multiplier_of(state, cfg)))
         tae.load_state_dict(state)
