@@ -9,18 +9,20 @@ from moviegen.cli.args import positive_int
 TRAIN_DESCRIPTION = """\
 Run a training recipe (SPEC 5). Recipes are presets (`moviegen train --list`):
 
-  tae-tiny-image           TAE of the embedded default, phase 1/4: an image autoencoder on single frames
-  tae-tiny                 phase 2/4: 16x48x48 clip crops                  (--init a tae-tiny-image run)
-  tae-tiny-full            phase 3/4: 8x96x96 crops, close to full frames  (--init a tae-tiny run)
-  tae-tiny-clip            phase 4/4: whole 2 s clips, 32x64x64 crops      (--init a tae-tiny-full run)
+  tae-tiny-image           TAE of the embedded default, phase 1/5: an image autoencoder on single frames
+  tae-tiny                 phase 2/5: 16x48x48 clip crops                  (--init a tae-tiny-image run)
+  tae-tiny-full            phase 3/5: 8x96x96 crops, close to full frames  (--init a tae-tiny run)
+  tae-tiny-clip            phase 4/5: whole 2 s clips, 32x64x64 crops      (--init a tae-tiny-full run)
+  tae-tiny-clip-encoder    phase 5/5: phase 4 with the encoder trained too (--init a tae-tiny-clip run; new latents)
   tae-tiny-clip-linear     experiment: phase 4 with linear temporal upsampling in the decoder (--init a TAE)
   tae-tiny-clip-wide       experiment: phase 4 with a 2x wide decoder, widened from the --init TAE's
-  tae-tiny-clip-encoder    experiment: phase 4 with the encoder trained too (--init a TAE; new latents)
   tae-tiny-clip-32ch       experiment: 32 latent channels widened from the --init TAE's 16, encoder trained too
+  tae-tiny-clip-deep       experiment: 2 ResNets per level deepened from the --init TAE's 1, encoder trained too
   t2v-tiny-t2i-lowres      text-to-video stage 1/3: text-to-image warm-up at 64 px
   t2v-tiny-t2iv-lowres     stage 2/3: joint images + videos at 64 px      (--init a stage-1 run)
   t2v-tiny-t2iv            stage 3/3: joint images + videos at 128 px     (--init a stage-2 run)
-  t2v-tiny-t2iv-shifted    stage 3 continued at the noise end (--init a stage-3 run): the embedded default's last stage
+  t2v-tiny-t2iv-shifted    stage 3 continued at the noise end (--init a stage-3 run): the embedded default's
+                           last stage, fine-tuned 4000 steps on phase 5's latents
   t2v-tiny-t2iv-motion     experiment (biased): stage 3 fine-tuned, loss weighted by latent change (--init a stage 3)
   t2v-tiny-t2iv-objects    experiment (biased): stage 3 fine-tuned, loss weighted toward objects (--init a stage 3)
   t2v-small-t2i-lowres, t2v-small-t2iv-lowres, t2v-small-t2iv     experiment: the same 3 stages for video-small

@@ -1,5 +1,6 @@
-"""Widening a trained TAE without changing what it computes: its decoder (``TAEConfig.decoder_width_multiplier``)
-or its latent (``TAEConfig.latent_channels``, :func:`widen_latent`).
+"""Growing a trained TAE without changing what it computes: its decoder (``TAEConfig.decoder_width_multiplier``),
+its latent (``TAEConfig.latent_channels``, :func:`widen_latent`) or its depth (``TAEConfig.layers_per_block``,
+:func:`deepen`).
 
 A decoder-only phase can start a wider decoder from a trained narrower one (:func:`widen_decoder`) instead of from
 scratch [inferred, beyond the paper; the zero-initialised extension of Net2WiderNet (Chen et al. 2016)]. Every decoder
@@ -186,12 +187,61 @@ def widen_latent(tae: TemporalAutoencoder, latent_channels: int, *, seed: int = 
     return wide
 
 
-def load_tae_widening(cfg: TAEConfig, state: dict[str, torch.Tensor], *, seed: int = 0) -> TemporalAutoencoder:
-    """A TAE of ``cfg`` from weights whose decoder may be narrower (:func:`widen_decoder` fills the difference) and
-    whose latent may have fewer channels (:func:`widen_latent`).
+def layers_per_block_of(state: dict[str, torch.Tensor]) -> int:
+    """The ``layers_per_block`` TAE weights were trained with (the ResNets of their encoder's first level).
 
     Raises:
-        ValueError: the weights' decoder is wider than ``cfg``'s, or their latent has more channels.
+        ValueError: the weights hold no encoder ResNet.
+    """
+    prefix = "encoder.down_blocks.0.resnets."
+    count = len({key[len(prefix):].split(".")[0] for key in state if key.startswith(prefix)})
+    if not count:
+        raise ValueError(f"TAE weights hold no {prefix!r}: not a TAE state dict")
+    return count
+
+
+def deepen(tae: TemporalAutoencoder, layers_per_block: int, *, seed: int = 0) -> TemporalAutoencoder:
+    """A new TAE with ``layers_per_block`` ResNets per encoder level (one more per decoder level) that encodes and
+    decodes exactly as ``tae`` does.
+
+    [inferred, beyond the paper; SPEC 1.1's TAE has 2 ResNets per level, the tiny preset 1] The new ResNets are
+    appended to each level, after the trained ones and before its resampler. They keep the same width, so their
+    shortcut is the identity, and their last convolution's spatial part (``conv2.spatial``; its temporal part is the
+    fresh identity) starts at zero: each is the identity function
+    (the zero-initialised residual branch of Goyal et al. 2017 and DiT's adaLN-zero). ``conv2`` gets gradients at
+    once (its input is not zero), and the rest of the branch once ``conv2`` has grown. Every other tensor is copied.
+
+    Args:
+        tae: the trained TAE (left unchanged).
+        layers_per_block: the new count, at least ``tae.cfg.layers_per_block``.
+        seed: seeds the new ResNets' initialisation.
+
+    Raises:
+        ValueError: ``layers_per_block`` is below the TAE's.
+    """
+    trained = tae.cfg.layers_per_block
+    if layers_per_block < trained:
+        raise ValueError(f"layers_per_block must be >= the TAE's layers_per_block ({trained}), got {layers_per_block}")
+    deep = _fresh_like(tae, seed=seed, layers_per_block=layers_per_block)
+    old_state = tae.state_dict()
+    with torch.no_grad():
+        for name, new in deep.state_dict().items():  # views of deep's tensors: written in place
+            if name in old_state:
+                new.copy_(old_state[name])
+            elif ".conv2.spatial." in name:  # the temporal conv stays the fresh identity (zero bias), which
+                new.zero_()  # passes the spatial conv's gradients through: zeroing both would freeze the branch
+            elif ".resnets." not in name:
+                raise NotImplementedError(f"deepen does not map {name!r}")  # a new non-ResNet tensor: map it here
+    return deep
+
+
+def load_tae_widening(cfg: TAEConfig, state: dict[str, torch.Tensor], *, seed: int = 0) -> TemporalAutoencoder:
+    """A TAE of ``cfg`` from weights whose decoder may be narrower (:func:`widen_decoder` fills the difference) and
+    whose latent may have fewer channels (:func:`widen_latent`) or whose levels fewer ResNets (:func:`deepen`).
+
+    Raises:
+        ValueError: the weights' decoder is wider than ``cfg``'s, their latent has more channels, or their levels
+            more ResNets.
     """
     trained = decoder_width_multiplier_of(state, cfg)
     if trained > cfg.decoder_width_multiplier:
@@ -205,8 +255,18 @@ def load_tae_widening(cfg: TAEConfig, state: dict[str, torch.Tensor], *, seed: i
             f"TAE weights have {trained_c} latent channels, the config {cfg.latent_channels}: a latent can be "
             f"widened, not narrowed"
         )
-    tae = TemporalAutoencoder(replace(cfg, decoder_width_multiplier=trained, latent_channels=trained_c))
+    trained_depth = layers_per_block_of(state)
+    if trained_depth > cfg.layers_per_block:
+        raise ValueError(
+            f"TAE weights have {trained_depth} ResNets per level, the config {cfg.layers_per_block}: a TAE can be "
+            f"deepened, not made shallower"
+        )
+    tae = TemporalAutoencoder(
+        replace(cfg, decoder_width_multiplier=trained, latent_channels=trained_c, layers_per_block=trained_depth)
+    )
     tae.load_state_dict(state)
+    if trained_depth < cfg.layers_per_block:
+        tae = deepen(tae, cfg.layers_per_block, seed=seed)
     if trained_c < cfg.latent_channels:
         tae = widen_latent(tae, cfg.latent_channels, seed=seed)
     if trained < cfg.decoder_width_multiplier:

@@ -1,4 +1,5 @@
-"""Unit tests for the wider TAE decoder: ``TAEConfig.decoder_width_multiplier`` and ``moviegen.tae.widen``."""
+"""Unit tests for growing a trained TAE: ``TAEConfig.decoder_width_multiplier`` and ``moviegen.tae.widen`` (wider
+decoder, more latent channels, more ResNets per level)."""
 
 import dataclasses
 
@@ -9,7 +10,9 @@ from moviegen.configs.serialize import config_from_dict, config_to_dict
 from moviegen.tae import TAEConfig, TemporalAutoencoder, TemporalUpsample, tae_debug, tae_tiny
 from moviegen.tae.widen import (
     decoder_width_multiplier_of,
+    deepen,
     latent_channels_of,
+    layers_per_block_of,
     load_tae_widening,
     widen_decoder,
     widen_latent,
@@ -121,3 +124,42 @@ def test_load_tae_widening_widens_latent_and_decoder_together():
         load_tae_widening(dataclasses.replace(tae_debug(), decoder_width_multiplier=2), wide.state_dict())
     with pytest.raises(ValueError, match="no 'post_quant_conv.spatial.weight'"):
         latent_channels_of({})
+
+
+def test_a_deepened_tae_encodes_and_decodes_as_the_shallow_one_and_trains_its_new_resnets():
+    shallow = _trained(_tae(seed=12), seed=13)
+    deep = deepen(shallow, 2, seed=3).eval()
+    assert deep.cfg.layers_per_block == 2 and layers_per_block_of(deep.state_dict()) == 2
+    assert len(deep.encoder.down_blocks[0].resnets) == 2 and len(deep.decoder.up_blocks[0].resnets) == 3
+    video = torch.rand(2, 3, 5, 8, 8, generator=torch.Generator().manual_seed(14)) * 2 - 1
+    with torch.no_grad():
+        old, new = shallow.encode(video, sample=False), deep.encode(video, sample=False)
+        torch.testing.assert_close(new.posterior_mean_BCTHW, old.posterior_mean_BCTHW)
+        torch.testing.assert_close(new.posterior_logvar_BCTHW, old.posterior_logvar_BCTHW)
+        torch.testing.assert_close(deep.decode(new.latent_BCTHW, num_frames=5),
+                                   shallow.decode(old.latent_BCTHW, num_frames=5))
+    # The new ResNets are identities whose last spatial conv gets gradients at once (its temporal conv, the fresh
+    # identity, passes them through), so they grow from there.
+    recon = deep.decode(deep.encode(video, sample=False).latent_BCTHW, num_frames=5)
+    (recon - video).square().mean().backward()
+    for block in (deep.encoder.down_blocks[1].resnets[1], deep.decoder.up_blocks[0].resnets[2]):
+        assert block.conv2.spatial.weight.grad.abs().max() > 0
+        assert torch.equal(block.conv2.temporal.weight[:, :, 1], torch.eye(block.conv2.temporal.weight.shape[0]))
+    with pytest.raises(ValueError, match="layers_per_block must be >= the TAE's layers_per_block \\(2\\), got 1"):
+        deepen(deep, 1)
+
+
+def test_load_tae_widening_deepens_and_widens_together_from_the_weights():
+    shallow = _trained(_tae(seed=15), seed=16)
+    cfg = dataclasses.replace(tae_debug(), layers_per_block=3, decoder_width_multiplier=2)
+    grown = load_tae_widening(cfg, shallow.state_dict()).eval()
+    assert grown.cfg == cfg and layers_per_block_of(grown.state_dict()) == 3
+    latent = torch.randn(1, 16, 2, 4, 4)
+    video = torch.rand(1, 3, 5, 8, 8) * 2 - 1
+    with torch.no_grad():
+        torch.testing.assert_close(grown.decode(latent), shallow.decode(latent))
+        torch.testing.assert_close(grown.encode(video).posterior_mean_BCTHW, shallow.encode(video).posterior_mean_BCTHW)
+    with pytest.raises(ValueError, match="TAE weights have 3 ResNets per level, the config 1"):
+        load_tae_widening(dataclasses.replace(tae_debug(), decoder_width_multiplier=2), grown.state_dict())
+    with pytest.raises(ValueError, match="no 'encoder.down_blocks.0.resnets.'"):
+        layers_per_block_of({})
