@@ -270,8 +270,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--tae", metavar="SOURCE",
         help="measure with another TAE: a TAE run directory, a checkpoint directory, an exported video checkpoint "
-        "or a .safetensors file (its decoder choices, such as a widened decoder, come with it); for adherence and "
-        "sampler it must encode as the checkpoint's TAE does (a decoder-only phase), for tae it may be any",
+        "or a .safetensors file (its architecture, such as a widened decoder or a deepened TAE, comes with it); for "
+        "adherence and sampler it must encode as the checkpoint's TAE does (a decoder-only phase), for tae it may "
+        "be any",
     )
     parser.add_argument("-o", "--output", default=DEFAULT_OUT, metavar="OUT_DIR",
                         help=f"where to write eval.json, tables and plots (default: {DEFAULT_OUT}/)")

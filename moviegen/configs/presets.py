@@ -45,10 +45,10 @@ class MovieGenVideoConfig:
                 f"({self.tae.latent_channels})"
             )
 
-    def with_decoder_of(self, tae: TAEConfig) -> "MovieGenVideoConfig":
-        """This config with ``tae``'s decoder-only choices (``TAEConfig.with_decoder_of``): the same transformer on
-        the same latents, decoded by another decoder (a decoder-only TAE phase)."""
-        return replace(self, tae=self.tae.with_decoder_of(tae))
+    def with_architecture_of(self, tae: TAEConfig) -> "MovieGenVideoConfig":
+        """This config with ``tae``'s own architecture choices (``TAEConfig.with_architecture_of``): the same
+        transformer on latents of the same shape, encoded and decoded by another TAE (a later TAE phase)."""
+        return replace(self, tae=self.tae.with_architecture_of(tae))
 
     def fits_position_tables(self, geometry: VideoGeometry) -> bool:
         """Whether the transformer's positional tables cover this token grid without expansion (SPEC 2.3)."""

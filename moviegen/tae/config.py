@@ -26,6 +26,10 @@ _PAPER_TEMPORAL_DOWNSAMPLE_LEVELS = 3
 
 # Fields that change the decoder alone: a TAE differing only in them encodes to the same latents.
 DECODER_ONLY_FIELDS = ("temporal_upsample", "decoder_width_multiplier")
+# The TAE's own architecture choices, which a transformer never sees (it sees the latent's channels, compression and
+# normalisation): a transformer is paired with the TAE whose latents it learned, whatever these are. Depth changes the
+# encoder too, so a deepened TAE's latents are new once its encoder trains (as any encoder training makes them).
+ARCHITECTURE_FIELDS = (*DECODER_ONLY_FIELDS, "layers_per_block")
 
 
 class TemporalUpsample(enum.Enum):
@@ -127,10 +131,10 @@ class TAEConfig:
         """GroupNorm groups in the decoder: as many channels per group as the encoder's."""
         return self.norm_num_groups * self.decoder_width_multiplier
 
-    def with_decoder_of(self, other: "TAEConfig") -> "TAEConfig":
-        """This config with ``other``'s decoder-only choices (:data:`DECODER_ONLY_FIELDS`): what a decoder-only
-        phase may change without touching the latent space."""
-        return replace(self, **{name: getattr(other, name) for name in DECODER_ONLY_FIELDS})
+    def with_architecture_of(self, other: "TAEConfig") -> "TAEConfig":
+        """This config with ``other``'s own architecture choices (:data:`ARCHITECTURE_FIELDS`): what a TAE phase
+        may change without changing the latent's shape or normalisation."""
+        return replace(self, **{name: getattr(other, name) for name in ARCHITECTURE_FIELDS})
 
     @property
     def temporal_compression(self) -> int:

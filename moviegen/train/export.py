@@ -182,12 +182,12 @@ def _guidance_override(guidance_scale: float | None, card: dict[str, Any] | None
     return {"guidance_scale_set_at_export": guidance_scale} | (card or {})
 
 
-def _with_decoder_of(tae_cfg: "TAEConfig", tae_run: Path) -> "TAEConfig":
-    """The text-to-video run's TAE config with the decoder-only choices (``TAEConfig.with_decoder_of``) of the TAE
-    it is exported with, as recorded by that TAE's run or exported checkpoint: a decoder-only phase may change how
-    the decoder upsamples time, or widen it, without touching the latents the transformer learned. A bare weights
-    file or a checkpoint directory records no architecture of its own and keeps the run's (``load_tae`` still takes
-    the decoder's width from the weights)."""
+def _with_architecture_of(tae_cfg: "TAEConfig", tae_run: Path) -> "TAEConfig":
+    """The text-to-video run's TAE config with the architecture choices (``TAEConfig.with_architecture_of``) of the
+    TAE it is exported with, as recorded by that TAE's run or exported checkpoint: a later TAE phase may change how
+    the decoder upsamples time, widen the decoder or deepen the TAE without changing the latent's shape. A bare
+    weights file or a checkpoint directory records no architecture of its own and keeps the run's (``load_tae``
+    still takes the decoder's width and the depth from the weights)."""
     from moviegen.tae.config import TAEConfig
     from moviegen.video.checkpoint import is_video_checkpoint, read_checkpoint_config
 
@@ -195,19 +195,19 @@ def _with_decoder_of(tae_cfg: "TAEConfig", tae_run: Path) -> "TAEConfig":
         recorded = _read_run(tae_run)["config"].get("tae")
         if recorded is None:
             raise ValueError(f"--tae {str(tae_run)!r} is a {_read_run(tae_run)['recipe']!r} run, not a TAE run")
-        decoder_of = config_from_dict(TAEConfig, recorded, where=f"{tae_run / RUN_FILE} tae")
+        architecture_of = config_from_dict(TAEConfig, recorded, where=f"{tae_run / RUN_FILE} tae")
     elif is_video_checkpoint(tae_run):
-        decoder_of = read_checkpoint_config(tae_run).cfg.tae
+        architecture_of = read_checkpoint_config(tae_run).cfg.tae
     else:
         return tae_cfg
-    return tae_cfg.with_decoder_of(decoder_of)
+    return tae_cfg.with_architecture_of(architecture_of)
 
 
 def load_tae_from(
     source: str | Path, *, cfg: "TAEConfig", own_latent_channels: bool = False
 ) -> "TemporalAutoencoder":
     """The frozen TAE a source names (a TAE run, a checkpoint directory, an exported video checkpoint or a weights
-    file), on ``cfg`` (the text-to-video side's: its latent shift/scale) with the source's decoder-only choices
+    file), on ``cfg`` (the text-to-video side's: its latent shift/scale) with the source's architecture choices
     (and its latent channel count with ``own_latent_channels``: ``load_tae``).
 
     Raises:
@@ -216,7 +216,7 @@ def load_tae_from(
     from moviegen.train.t2v import load_tae, tae_weights_file
 
     return load_tae(
-        tae_weights_file(source), cfg=_with_decoder_of(cfg, Path(source)), own_latent_channels=own_latent_channels
+        tae_weights_file(source), cfg=_with_architecture_of(cfg, Path(source)), own_latent_channels=own_latent_channels
     )
 
 

@@ -37,7 +37,7 @@ from moviegen.flow.loss import draw_noise_and_times, flow_matching_loss
 from moviegen.flow.path import OTPath
 from moviegen.nn.embed import interpolate_table
 from moviegen.tae.model import TemporalAutoencoder
-from moviegen.tae.widen import decoder_width_multiplier_of, latent_channels_of
+from moviegen.tae.widen import decoder_width_multiplier_of, latent_channels_of, layers_per_block_of
 from moviegen.train.loop import Trainer, TrainResult
 from moviegen.train.parallel_dims import ParallelConfig
 from moviegen.train.parallelize import prepare_model
@@ -109,8 +109,8 @@ def tae_weights_file(source: str | Path) -> Path:
 
 def load_tae(weights_file: str | Path, *, cfg: Any, own_latent_channels: bool = False) -> TemporalAutoencoder:
     """The frozen TAE from a ``.safetensors`` weights file (ValueError if it does not fit ``cfg``); its decoder
-    width is the weights' (``decoder_width_multiplier`` changes the decoder alone, not the latents), and so is its
-    latent channel count with ``own_latent_channels`` (to measure a TAE alone, not to train on its latents)."""
+    width and its depth are the weights' (architecture a transformer does not see: ``ARCHITECTURE_FIELDS``), and so
+    is its latent channel count with ``own_latent_channels`` (to measure a TAE alone, not to train on its latents)."""
     from safetensors.torch import load_file
 
     state = load_file(str(weights_file))
@@ -123,7 +123,10 @@ def load_tae(weights_file: str | Path, *, cfg: Any, own_latent_channels: bool = 
                 f"it has {channels} latent channels, the config {cfg.latent_channels} (a transformer is built for one "
                 f"latent channel count)"
             )
-        tae = TemporalAutoencoder(replace(cfg, decoder_width_multiplier=decoder_width_multiplier_of(state, cfg)))
+        tae = TemporalAutoencoder(replace(
+            cfg, decoder_width_multiplier=decoder_width_multiplier_of(state, cfg),
+            layers_per_block=layers_per_block_of(state),
+        ))
         tae.load_state_dict(state)
     except (RuntimeError, ValueError) as err:
         raise ValueError(f"TAE weights {str(weights_file)!r} do not fit the recipe's TAE config: {err}") from err

@@ -198,10 +198,10 @@ def save_video_checkpoint(
             that overflow float16.
     """
     path = Path(path)
-    if tae.cfg != cfg.tae or model.cfg.with_decoder_of(cfg.tae) != cfg:  # the decoder may be another's
+    if tae.cfg != cfg.tae or model.cfg.with_architecture_of(cfg.tae) != cfg:  # the TAE may be another phase's
         raise ValueError(
-            "save_video_checkpoint: tae.cfg must be the cfg's TAE and model.cfg the cfg (up to the TAE's decoder-only "
-            "fields)"
+            "save_video_checkpoint: tae.cfg must be the cfg's TAE and model.cfg the cfg (up to the TAE's "
+            "architecture fields)"
         )
     if not isinstance(defaults, GenerationDefaults):
         defaults = config_from_dict(GenerationDefaults, dict(defaults))

@@ -140,10 +140,10 @@ class VideoPipeline:
         defaults: GenerationDefaults | None = None,
         card: dict[str, Any] | None = None,
     ) -> None:
-        if tae.cfg != cfg.tae or model.cfg.with_decoder_of(cfg.tae) != cfg:  # the decoder may be another's
+        if tae.cfg != cfg.tae or model.cfg.with_architecture_of(cfg.tae) != cfg:  # the TAE may be another phase's
             raise ValueError(
-                "VideoPipeline: tae.cfg must be the cfg's TAE and model.cfg the cfg (up to the TAE's decoder-only "
-                "fields)"
+                "VideoPipeline: tae.cfg must be the cfg's TAE and model.cfg the cfg (up to the TAE's "
+                "architecture fields)"
             )
         self.tae = tae.eval()
         self.model = model.eval()

@@ -73,11 +73,14 @@ def test_load_tae_widening_reads_the_decoder_width_from_the_weights():
         load_tae_widening(tae_debug(), wide.state_dict())
     with pytest.raises(ValueError, match="no 'decoder.conv_in.spatial.weight'"):
         decoder_width_multiplier_of({}, tae_debug())
-    # A decoder-only field: the config with another's decoder choices keeps its own encoder.
-    other = dataclasses.replace(tae_tiny(), decoder_width_multiplier=2, temporal_upsample=TemporalUpsample.LINEAR)
-    mixed = tae_debug().with_decoder_of(other)
+    # The config with another's architecture choices (decoder upsampling and width, depth) keeps its own latent
+    # interface and level widths.
+    other = dataclasses.replace(tae_tiny(), decoder_width_multiplier=2, temporal_upsample=TemporalUpsample.LINEAR,
+                                layers_per_block=2, latent_channels=32)
+    mixed = tae_debug().with_architecture_of(other)
     assert mixed.block_out_channels == (16, 32) and mixed.decoder_width_multiplier == 2
-    assert mixed.temporal_upsample is TemporalUpsample.LINEAR
+    assert mixed.temporal_upsample is TemporalUpsample.LINEAR and mixed.layers_per_block == 2
+    assert mixed.latent_channels == 16
     assert config_from_dict(TAEConfig, config_to_dict(mixed)) == mixed
 
 

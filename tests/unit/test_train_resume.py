@@ -236,25 +236,28 @@ def test_export_follows_a_tae_run_started_from_a_weights_file(world, tae_file, t
     assert tae_card[0]["init"] == str(tae_file)  # where the record ends
 
 
-def test_export_with_a_widened_decoder(world, tae_file, tmp_path):
-    """A TAE whose decoder is wider than the text-to-video run's recorded one: the checkpoint's config takes the
-    width from the weights, and the pipeline built from it decodes as the narrow decoder did (a fresh widening)."""
+@pytest.mark.parametrize("grown", ["decoder_width_multiplier", "layers_per_block"])
+def test_export_with_a_widened_decoder_or_a_deepened_tae(world, tae_file, tmp_path, grown):
+    """A TAE whose decoder is wider, or whose levels have more ResNets, than the text-to-video run's recorded one:
+    the checkpoint's config takes the architecture from the weights, and the pipeline built from it decodes as the
+    original TAE did (a fresh widening or deepening computes the same function)."""
     from dataclasses import replace
 
     from moviegen.tae.config import tae_debug
-    from moviegen.tae.widen import widen_decoder
+    from moviegen.tae.widen import deepen, widen_decoder
     from moviegen.video.checkpoint import load_video_checkpoint
 
     narrow = TemporalAutoencoder(tae_debug()).eval()
     narrow.load_state_dict(load_file(str(tae_file)))
-    wide_file = tmp_path / "wide.safetensors"
-    save_file(widen_decoder(narrow, 2).state_dict(), str(wide_file))
+    grown_file = tmp_path / "grown.safetensors"
+    grow = {"decoder_width_multiplier": widen_decoder, "layers_per_block": deepen}[grown]
+    save_file(grow(narrow, 2).state_dict(), str(grown_file))
     t2v_run = tmp_path / "t2v"
     assert main(_t2v_args(world, tae_file, t2v_run, 1)) == 0
     out = tmp_path / "model"
-    assert main(["export", "--t2v", str(t2v_run), "--tae", str(wide_file), "-o", str(out)]) == 0
+    assert main(["export", "--t2v", str(t2v_run), "--tae", str(grown_file), "-o", str(out)]) == 0
     loaded = load_video_checkpoint(out)
-    assert loaded.cfg.tae == replace(tae_debug(), decoder_width_multiplier=2, shift_factor=loaded.cfg.tae.shift_factor,
+    assert loaded.cfg.tae == replace(tae_debug(), **{grown: 2}, shift_factor=loaded.cfg.tae.shift_factor,
                                      scaling_factor=loaded.cfg.tae.scaling_factor)
     latent = torch.randn(1, 16, 2, 4, 4, generator=torch.Generator().manual_seed(0))
     with torch.no_grad():  # the checkpoint stores float16 weights: equal to that precision
@@ -365,3 +368,37 @@ def test_a_latent_channel_recipe_widens_a_16_channel_init_and_trains_encoder_and
     save_file(trained, str(tmp_path / "more.safetensors"))
     with pytest.raises(ValueError, match="it has 24 latent channels, the config 16"):
         load_tae(tmp_path / "more.safetensors", cfg=base.tae)
+
+
+def test_a_deeper_recipe_deepens_a_shallow_init_and_its_run_loads_for_eval_and_export(world, tmp_path):
+    """``tae-tiny-clip-deep``'s mechanism at debug size: a 1-ResNet init is deepened to 2 (``deepen``, function
+    kept), so step 1's loss is the shallow recipe's; then the run, named as a TAE source, loads at its own depth."""
+    from dataclasses import replace
+
+    from moviegen.train.export import load_tae_from
+    from moviegen.train.recipes import get_recipe
+    from moviegen.train.tae import train_tae
+
+    base = get_recipe("tae-debug")
+    base = replace(base, train=replace(base.train, steps=2, val_every=0))
+    deep = replace(base, tae=replace(base.tae, layers_per_block=2))
+    start = TemporalAutoencoder(base.tae)
+    with torch.no_grad():  # off the identity init, so that temporal layers and attentions take part
+        for param in start.parameters():
+            param.add_(0.05 * torch.randn(param.shape, generator=torch.Generator().manual_seed(param.numel())))
+    init = {k: v.clone() for k, v in start.state_dict().items()}
+    losses = {}
+    for name, recipe in (("shallow", base), ("deep", deep)):
+        train_tae(recipe, data_dir=world, run_dir=tmp_path / name, init_state=init, progress=False)
+        metrics = (tmp_path / name / "metrics.jsonl").read_text().splitlines()
+        losses[name] = [json.loads(line)["loss"] for line in metrics]
+    assert losses["deep"][0] == pytest.approx(losses["shallow"][0], rel=1e-4)
+    trained = load_checkpoint(tmp_path / "deep").model_state
+    assert trained["encoder.down_blocks.0.resnets.1.conv2.spatial.weight"].abs().max() > 0  # zero at the start
+    # The text-to-video side's config (1 ResNet per level) takes the run's depth, as eval and export read it.
+    loaded = load_tae_from(tmp_path / "deep", cfg=base.tae)
+    assert loaded.cfg.layers_per_block == 2
+    assert torch.equal(loaded.encoder.down_blocks[0].resnets[1].conv2.spatial.weight,
+                       trained["encoder.down_blocks.0.resnets.1.conv2.spatial.weight"])
+    with pytest.raises(ValueError, match="TAE weights have 2 ResNets per level, the config 1"):
+        train_tae(base, data_dir=world, run_dir=tmp_path / "shallower", init_state=trained, progress=False)
