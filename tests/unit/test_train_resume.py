@@ -311,28 +311,36 @@ def test_decoder_only_tae_phase_keeps_the_latent_space(world, tmp_path):
     assert any(not torch.equal(trained[k], init[k]) for k in init if k.startswith("decoder."))
 
 
+def _first_step_losses(world, tmp_path, recipes: dict, *, cfg) -> tuple[dict[str, float], dict[str, torch.Tensor]]:
+    """Train each named TAE recipe from one init (a TAE of ``cfg`` moved off its identity init, so that temporal
+    layers and attentions take part); returns each run's step-1 loss, and the init."""
+    from moviegen.train.tae import train_tae
+
+    start = TemporalAutoencoder(cfg)
+    with torch.no_grad():
+        for param in start.parameters():
+            param.add_(0.05 * torch.randn(param.shape, generator=torch.Generator().manual_seed(param.numel())))
+    init = {k: v.clone() for k, v in start.state_dict().items()}
+    losses = {}
+    for name, recipe in recipes.items():
+        train_tae(recipe, data_dir=world, run_dir=tmp_path / name, init_state=init, progress=False)
+        first = (tmp_path / name / "metrics.jsonl").read_text().splitlines()[0]
+        losses[name] = json.loads(first)["loss"]
+    return losses, init
+
+
 def test_decoder_only_phase_widens_a_narrower_init(world, tmp_path):
     """A recipe with a wider decoder starts from a narrower TAE's weights: the same latents, and at step 1 the same
     loss as the narrow decoder (the widening keeps the function); training then moves the new channels."""
     from dataclasses import replace
 
     from moviegen.train.recipes import get_recipe
-    from moviegen.train.tae import train_tae
 
     narrow = get_recipe("tae-debug")
     narrow = replace(narrow, decoder_only=True, train=replace(narrow.train, steps=2, val_every=0))
     wide = replace(narrow, tae=replace(narrow.tae, decoder_width_multiplier=2))
-    start = TemporalAutoencoder(narrow.tae)
-    with torch.no_grad():  # off the identity init, so that temporal layers and attentions take part
-        for param in start.parameters():
-            param.add_(0.05 * torch.randn(param.shape, generator=torch.Generator().manual_seed(param.numel())))
-    init = {k: v.clone() for k, v in start.state_dict().items()}
-    losses = {}
-    for name, recipe in (("narrow", narrow), ("wide", wide)):
-        train_tae(recipe, data_dir=world, run_dir=tmp_path / name, init_state=init, progress=False)
-        metrics = (tmp_path / name / "metrics.jsonl").read_text().splitlines()
-        losses[name] = [json.loads(line)["loss"] for line in metrics]
-    assert losses["wide"][0] == pytest.approx(losses["narrow"][0], rel=1e-4)
+    losses, init = _first_step_losses(world, tmp_path, {"narrow": narrow, "wide": wide}, cfg=narrow.tae)
+    assert losses["wide"] == pytest.approx(losses["narrow"], rel=1e-4)
     trained = load_checkpoint(tmp_path / "wide").model_state
     assert all(torch.equal(trained[k], init[k]) for k in init if k.startswith(("encoder.", "quant_conv.")))
     conv_out = trained["decoder.conv_out.spatial.weight"]
@@ -382,17 +390,8 @@ def test_a_deeper_recipe_deepens_a_shallow_init_and_its_run_loads_for_eval_and_e
     base = get_recipe("tae-debug")
     base = replace(base, train=replace(base.train, steps=2, val_every=0))
     deep = replace(base, tae=replace(base.tae, layers_per_block=2))
-    start = TemporalAutoencoder(base.tae)
-    with torch.no_grad():  # off the identity init, so that temporal layers and attentions take part
-        for param in start.parameters():
-            param.add_(0.05 * torch.randn(param.shape, generator=torch.Generator().manual_seed(param.numel())))
-    init = {k: v.clone() for k, v in start.state_dict().items()}
-    losses = {}
-    for name, recipe in (("shallow", base), ("deep", deep)):
-        train_tae(recipe, data_dir=world, run_dir=tmp_path / name, init_state=init, progress=False)
-        metrics = (tmp_path / name / "metrics.jsonl").read_text().splitlines()
-        losses[name] = [json.loads(line)["loss"] for line in metrics]
-    assert losses["deep"][0] == pytest.approx(losses["shallow"][0], rel=1e-4)
+    losses, _ = _first_step_losses(world, tmp_path, {"shallow": base, "deep": deep}, cfg=base.tae)
+    assert losses["deep"] == pytest.approx(losses["shallow"], rel=1e-4)
     trained = load_checkpoint(tmp_path / "deep").model_state
     assert trained["encoder.down_blocks.0.resnets.1.conv2.spatial.weight"].abs().max() > 0  # zero at the start
     # The text-to-video side's config (1 ResNet per level) takes the run's depth, as eval and export read it.
