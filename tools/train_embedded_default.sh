@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Rebuild the embedded default (moviegen/assets/video-tiny/) from nothing, with the recipes' own step counts.
-# This is the chain that produced the shipped weights (the last stage was run from the previous shipped weights:
-# see its comment below); measured times on a 2-core CPU are in docs/training.md. Re-running it skips finished stages and resumes an interrupted one.
+# This is the chain that produced the shipped weights (some stages were run from the previous shipped weights:
+# see their comments below); measured times on a 2-core CPU are in docs/training.md. Re-running it skips finished stages and resumes an interrupted one.
 # Usage: tools/train_embedded_default.sh [RUNS_DIR]
 set -euo pipefail
 R=${1:-runs/default}
@@ -22,7 +22,10 @@ stage t2v-tiny-t2iv-shifted "$R/t2iv-shifted" --tae "$R/tae-full" --init "$R/t2i
 # The decoder-only clip phase keeps tae-full's encoder, so the latents above (and the transformer) stay valid.
 stage tae-tiny-clip        "$R/tae-clip" --init "$R/tae-full"
 # Then encoder and decoder on whole clips (+0.9 dB held-out PSNR, docs/tae.md; 53 min): new latents, so the
-# transformer is fine-tuned on them, 4000 steps of stage 3's shifted recipe (5 min latent cache + 17 min).
+# transformer is fine-tuned on them, 4000 steps of stage 3's shifted recipe (5 min latent cache + 17 min); the
+# fine-tune keeps the shifted stage's latent shift/scale (the new latents sit at std 0.78 under it: docs/tae.md).
+# The shipped runs (2026-12-01) started from the previous shipped checkpoint instead (its float16 tae.safetensors,
+# then the checkpoint directory as --init, with run directories tae-tiny-clip-encoder and t2v-newlat, as the card says).
 stage tae-tiny-clip-encoder "$R/tae-clip-enc" --init "$R/tae-clip"
 stage t2v-tiny-t2iv-shifted "$R/t2iv-newlat" --tae "$R/tae-clip-enc" --init "$R/t2iv-shifted" --steps 4000
 moviegen export --t2v "$R/t2iv-newlat" --tae "$R/tae-clip-enc" -o "$R/video-tiny"

@@ -82,9 +82,13 @@ def _tae_of(loaded: "LoadedVideo", source: str, *, decodes_generated: bool) -> "
                 f"--tae {source!r} has {theirs} latent channels, the checkpoint's transformer was trained on {ours}: "
                 f"its decoder does not fit the transformer's latents; `moviegen eval tae --tae` measures it alone"
             )
-        own = loaded.tae.state_dict()
-        differing = [name for name, value in tae.state_dict().items() if name.startswith(("encoder.", "quant_conv."))
-                     and not torch.equal(value.half(), own[name].half())]
+        theirs_side, ours_side = ({name: value for name, value in state.items()
+                                   if name.startswith(("encoder.", "quant_conv."))}
+                                  for state in (tae.state_dict(), loaded.tae.state_dict()))
+        differing = sorted(theirs_side.keys() ^ ours_side.keys()) + [  # another depth: tensors only one side has
+            name for name in sorted(theirs_side.keys() & ours_side.keys())
+            if not torch.equal(theirs_side[name].half(), ours_side[name].half())
+        ]
         if differing:
             raise ValueError(
                 f"--tae {source!r} encodes differently from the checkpoint's TAE ({len(differing)} encoder-side "

@@ -204,12 +204,12 @@ def deepen(tae: TemporalAutoencoder, layers_per_block: int, *, seed: int = 0) ->
     """A new TAE with ``layers_per_block`` ResNets per encoder level (one more per decoder level) that encodes and
     decodes exactly as ``tae`` does.
 
-    [inferred, beyond the paper; SPEC 1.1's TAE has 2 ResNets per level, the tiny preset 1] The new ResNets are
-    appended to each level, after the trained ones and before its resampler. They keep the same width, so their
-    shortcut is the identity, and their last convolution's spatial part (``conv2.spatial``; its temporal part is the
-    fresh identity) starts at zero: each is the identity function
-    (the zero-initialised residual branch of Goyal et al. 2017 and DiT's adaLN-zero). ``conv2`` gets gradients at
-    once (its input is not zero), and the rest of the branch once ``conv2`` has grown. Every other tensor is copied.
+    [inferred, beyond the paper; the paper-scale preset has 2 ResNets per level (SD-VAE style), the tiny one 1] The
+    new ResNets are appended to each level, after the trained ones and before its resampler. They keep the same
+    width, so their shortcut is the identity, and their last convolution's spatial part (``conv2.spatial``; its
+    temporal part is the fresh identity) starts at zero: each is the identity function (the zero-initialised
+    residual branch of Goyal et al. 2017 and DiT's adaLN-zero). ``conv2`` gets gradients at once (its input is not
+    zero), and the rest of the branch once ``conv2`` has grown. Every other tensor is copied.
 
     Args:
         tae: the trained TAE (left unchanged).

@@ -251,7 +251,7 @@ def export_video_checkpoint(
         raise ValueError(f"{str(t2v_run)!r} is a {run['recipe']!r} run, not a text-to-video run")
     cfg = config_from_dict(MovieGenVideoConfig, run["config"]["video"])
     tae = load_tae_from(tae_run, cfg=cfg.tae)
-    cfg = replace(cfg, tae=tae.cfg)  # with the decoder the TAE brings
+    cfg = replace(cfg, tae=tae.cfg)  # with the architecture the TAE brings
     checkpoint = load_checkpoint(t2v_run)
     model = TextToVideo(cfg)
     model.load_trainable_state_dict(

@@ -7,6 +7,7 @@ existing run (use ``resume``) and ``resume`` without a checkpoint.
 
 import hashlib
 import json
+import warnings
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -325,6 +326,20 @@ def _stored_latent_norm(video_config: dict[str, Any] | None, where: str) -> tupl
         raise ValueError(f"{where} records no latent shift/scale (not a text-to-video run?)") from err
 
 
+def _warn_if_the_init_scale_misfits(norm: tuple[float, float], measured: tuple[float, float], *, init: Path) -> None:
+    """Warn when the ``--init``'s latent shift/scale, which the run keeps (its transformer learned them), puts this
+    cache's latents far from mean 0 and std 1: a ``--tae`` other than the one the init was trained on."""
+    (shift, scale), (mean, inverse_std) = norm, measured
+    mean_seen, std_seen = (mean - shift) * scale, scale / inverse_std
+    if abs(std_seen - 1) > 0.1 or abs(mean_seen) > 0.1:
+        warnings.warn(
+            f"--init {str(init)!r}'s latent shift/scale ({shift:.4g}, {scale:.4g}) puts these latents at mean "
+            f"{mean_seen:.3f} and std {std_seen:.3f} (their own: {mean:.4g}, {inverse_std:.4g}); the run keeps the "
+            f"init's, which its transformer learned (is --tae another TAE than the init's?)",
+            stacklevel=3,
+        )
+
+
 def _run_t2v(recipe: T2VRecipe, request: TrainRequest, args: dict[str, Any]) -> TrainResult:
     from moviegen.train.t2v import (
         LatentDataset,
@@ -370,6 +385,9 @@ def _run_t2v(recipe: T2VRecipe, request: TrainRequest, args: dict[str, Any]) -> 
         distributed.barrier()
     if norm is None:
         norm = measure_latent_norm(LatentDataset(cache_dir, split="train"))
+    elif request.init is not None and not request.resume and is_main:
+        measured = measure_latent_norm(LatentDataset(cache_dir, split="train"))
+        _warn_if_the_init_scale_misfits(norm, measured, init=Path(request.init))
     video_cfg = with_latent_norm(recipe.video, shift=norm[0], scale=norm[1])
     args = {**args, "latents": str(cache_dir), "tae_file": str(tae_file)}
     args = _with_parallel_args(args, request, distributed)

@@ -257,7 +257,7 @@ def tae_tiny_clip_recipe() -> TAERecipe:
 
 def tae_tiny_clip_linear_recipe() -> TAERecipe:
     """Experiment: phase 4 with the decoder's temporal upsampling linear instead of nearest (``--init`` a tae-tiny-clip
-    or tae-tiny-full run, or the shipped ``tae.safetensors``; decoder only, so the latent space is unchanged).
+    or tae-tiny-full run, or a phase-4 ``tae.safetensors``; decoder only, so the latent space is unchanged).
 
     [inferred, beyond the paper] The shipped decoder's frames change most at latent-group borders (an object's
     silhouette, frame to frame: 0.115 of 1 - IoU at borders against 0.072 inside groups, the originals 0.055 and
@@ -276,7 +276,7 @@ def tae_tiny_clip_linear_recipe() -> TAERecipe:
 
 def tae_tiny_clip_wide_recipe() -> TAERecipe:
     """Experiment: phase 4 with a decoder twice as wide (``--init`` a tae-tiny-clip or tae-tiny-full run, or the
-    shipped ``tae.safetensors``; decoder only, so the latent space and every transformer trained on it stay valid).
+    phase-4 ``tae.safetensors``; decoder only, so the latent space and every transformer trained on it stay valid).
 
     [inferred, beyond the paper] The shipped decoder's PSNR is held down by moving content (pixels that change over a
     clip come back at 12-35 dB, the still ones at 38-45), and its top level draws every frame from 16 channels.
@@ -316,7 +316,7 @@ def tae_tiny_clip_encoder_recipe() -> TAERecipe:
 
 
 def tae_tiny_clip_32ch_recipe() -> TAERecipe:
-    """Experiment: 32 latent channels instead of 16, widened from ``--init`` (a tae-tiny-clip run or the shipped
+    """Experiment: 32 latent channels instead of 16, widened from ``--init`` (a tae-tiny-clip run or a phase-4
     ``tae.safetensors``), encoder and decoder trained on phase 4's whole 2 s clips (as ``tae-tiny-clip-encoder``).
 
     [inferred; SPEC 1.1: more channels improve reconstruction and generation, 32 also works] A decoder-only phase
@@ -337,10 +337,11 @@ def tae_tiny_clip_deep_recipe() -> TAERecipe:
     """Experiment: 2 ResNets per encoder level (3 per decoder level) instead of 1 (2), deepened from ``--init`` (a
     tae-tiny-clip run or an exported ``tae.safetensors``), encoder and decoder trained as in ``tae-tiny-clip-encoder``.
 
-    [inferred; SPEC 1.1's TAE has 2 ResNets per level] Neither a 2x wide decoder nor 32 latent channels moved the
-    held-out PSNR past what training the encoder on clips gave (docs/tae.md); depth in both halves is the capacity
-    not yet tried. ``moviegen.tae.widen.deepen`` appends identity ResNets, so the run starts at the --init's PSNR and
-    differs from its control (``tae-tiny-clip-encoder`` from the same --init) in the depth alone.
+    [inferred; the paper-scale preset ``tae_16ch`` has 2 ResNets per level, SD-VAE style] Neither a 2x wide decoder
+    nor 32 latent channels moved the held-out PSNR past what training the encoder on clips gave (docs/tae.md); depth
+    in both halves is the capacity not yet tried. ``moviegen.tae.widen.deepen`` appends identity ResNets, so the run
+    starts at the --init's PSNR and differs from its control (``tae-tiny-clip-encoder`` from the same --init) in the
+    depth alone.
     """
     control = tae_tiny_clip_encoder_recipe()
     return replace(
@@ -478,13 +479,16 @@ def t2v_tiny_t2iv_shifted() -> T2VRecipe:
     between latent frames and faded in some. Measured (docs/training.md, 2026-12-01, 4 seeds x 25 prompts against
     the stage-3 weights): validation loss 0.146 -> 0.107, shape 23 -> 47%, motion 9 -> 21%, all three 3 -> 12%,
     steady objects 5 -> 55 of about 90. (At 4000 steps, session 10's experiment: shapes 20 -> 34%, motion unchanged.)
+    The shipped transformer is this stage fine-tuned 4000 more steps (``--steps 4000``) on the latents of the TAE's
+    fifth phase (``tae-tiny-clip-encoder``; ``tools/train_embedded_default.sh``).
     """
     base = t2v_tiny_t2iv()
     return replace(
         base,
         name="t2v-tiny-t2iv-shifted",
         description=(
-            "video-tiny: stage 3 continued at the noise end (--init a stage-3 run): the embedded default's last stage"
+            "video-tiny: stage 3 continued at the noise end (--init a stage-3 run): the embedded default's last "
+            "stage, fine-tuned 4000 steps on phase 5's latents"
         ),
         flow=SHIFTED_TIMES,
         stage=replace(base.stage, init_from="t2v-tiny-t2iv"),

@@ -114,8 +114,8 @@ def train_tae(
     """Run a TAE recipe on the dataset at ``data_dir`` (its ``train`` split; ``heldout`` for validation)."""
     cfg = recipe.train
     torch.manual_seed(cfg.seed)
-    # An init with a narrower decoder or fewer latent channels than the recipe's is widened, computing the same
-    # function (moviegen.tae.widen).
+    # An init with a narrower decoder, fewer latent channels or fewer ResNets per level than the recipe's is grown to
+    # it, computing the same function (moviegen.tae.widen).
     if init_state is None:
         tae = TemporalAutoencoder(recipe.tae)
     else:

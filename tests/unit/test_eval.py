@@ -354,13 +354,14 @@ def test_cli_eval_all_on_a_tiny_checkpoint(tmp_path, capsys):
     from safetensors.torch import save_file
 
     from moviegen.tae import TemporalAutoencoder
-    from moviegen.tae.widen import widen_decoder, widen_latent
+    from moviegen.tae.widen import deepen, widen_decoder, widen_latent
     from moviegen.video.checkpoint import load_video_checkpoint
 
     own = load_video_checkpoint(ckpt).tae
     wide_file, other_file = tmp_path / "wide.safetensors", tmp_path / "other.safetensors"
-    more_file = tmp_path / "more-channels.safetensors"
+    more_file, deep_file = tmp_path / "more-channels.safetensors", tmp_path / "deep.safetensors"
     save_file(widen_decoder(own, 2).state_dict(), str(wide_file))
+    save_file(deepen(own, own.cfg.layers_per_block + 1).state_dict(), str(deep_file))
     save_file(widen_latent(own, own.cfg.latent_channels + 8).state_dict(), str(more_file))
     save_file(TemporalAutoencoder(own.cfg).state_dict(), str(other_file))  # a fresh encoder: other latents
     base = ["eval", "tae", "--checkpoint", str(ckpt), "--data", str(world), "--num", "1", "--no-progress"]
@@ -374,6 +375,10 @@ def test_cli_eval_all_on_a_tiny_checkpoint(tmp_path, capsys):
     assert main([*base, "-o", str(tmp_path / "more"), "--tae", str(more_file)]) == 0
     more_report = json.loads((tmp_path / "more" / "eval.json").read_text())
     assert more_report["tae"]["psnr"] == pytest.approx(own_report["tae"]["psnr"], abs=1e-3)
+    # ... or more ResNets per level (a deepened TAE, its depth read from the weights: the same reconstructions)
+    assert main([*base, "-o", str(tmp_path / "deep"), "--tae", str(deep_file)]) == 0
+    deep_report = json.loads((tmp_path / "deep" / "eval.json").read_text())
+    assert deep_report["tae"]["psnr"] == pytest.approx(own_report["tae"]["psnr"], abs=1e-3)
     capsys.readouterr()
     adherence = ["eval", "adherence", "--checkpoint", str(ckpt), "--num", "0", "--no-progress"]
     assert main([*adherence, "-o", str(tmp_path / "refused"), "--tae", str(other_file)]) == 2
@@ -382,6 +387,9 @@ def test_cli_eval_all_on_a_tiny_checkpoint(tmp_path, capsys):
     assert main([*adherence, "-o", str(tmp_path / "refused"), "--tae", str(more_file)]) == 2
     assert f"has {own.cfg.latent_channels + 8} latent channels, the checkpoint's transformer was trained on " \
            f"{own.cfg.latent_channels}" in capsys.readouterr().err
+    # Another depth is another encoder (even one that starts as the same function): refused by name, not a crash.
+    assert main([*adherence, "-o", str(tmp_path / "refused"), "--tae", str(deep_file)]) == 2
+    assert "encodes differently from the checkpoint's TAE" in capsys.readouterr().err
     # The widened decoder decodes the transformer's latents as the checkpoint's own: the same judgements.
     assert main([*adherence, "-o", str(tmp_path / "adh-own")]) == 0
     assert main([*adherence, "-o", str(tmp_path / "adh-wide"), "--tae", str(wide_file)]) == 0

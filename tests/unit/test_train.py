@@ -400,9 +400,11 @@ def test_recipes_are_valid_and_overridable():
     assert (more.tae.latent_channels, control.tae.latent_channels) == (32, 16)
     assert not more.decoder_only and not control.decoder_only
     assert replace(more, name=control.name, description=control.description, tae=control.tae) == control
+    assert replace(more.tae, latent_channels=16) == control.tae
     deeper = get_recipe("tae-tiny-clip-deep")  # and the 2-ResNet experiment from its control in the depth alone
     assert (deeper.tae.layers_per_block, control.tae.layers_per_block) == (2, 1)
     assert replace(deeper, name=control.name, description=control.description, tae=control.tae) == control
+    assert replace(deeper.tae, layers_per_block=1) == control.tae
     assert with_overrides(get_recipe("t2v-debug"), uniform_t=0.25).flow.uniform_fraction == 0.25
     assert with_overrides(get_recipe("audio-debug"), uniform_t=0.5).flow.uniform_fraction == 0.5
     with pytest.raises(ValueError, match="--uniform-t applies to the flow-matching recipes .* not 'tae-tiny'"):

@@ -3,6 +3,7 @@
 import json
 import os
 import sys
+import warnings
 from pathlib import Path
 
 import pytest
@@ -181,9 +182,13 @@ def test_fine_tune_from_an_exported_checkpoint_and_export_its_lineage(world, tae
     assert main(refused) == 2
     assert "exported checkpoint whose card ends with 't2v-debug'" in capsys.readouterr().err
 
-    # The checkpoint directory is both --init and --tae; a near-zero LR keeps the weights where they started.
+    # The checkpoint directory is both --init and --tae; a near-zero LR keeps the weights where they started. Its
+    # latent scale fits its own TAE's latents: no warning.
     tune = tmp_path / "tune"
-    assert main([*_t2v_args(world, model, tune, 1), "--init", str(model), "--lr", "1e-12"]) == 0
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert main([*_t2v_args(world, model, tune, 1), "--init", str(model), "--lr", "1e-12"]) == 0
+    assert not [w for w in caught if "latent shift/scale" in str(w.message)]
     run = json.loads((tune / "run.json").read_text())
     assert run["args"]["tae_file"] == str(model / "tae.safetensors")
     assert run["config"]["video"]["tae"]["scaling_factor"] == shipped.cfg.tae.scaling_factor
@@ -215,6 +220,18 @@ def test_fine_tune_from_an_exported_checkpoint_and_export_its_lineage(world, tae
     assert main(["export", "--t2v", str(tune), "--tae", str(tae_file), "-o", str(third)]) == 0
     assert load_video_checkpoint(third).cfg.tae.temporal_upsample.value == "nearest"
 
+    # Another TAE whose latents are twice as large: the run keeps the init's scale and says the latents misfit it.
+    doubled = load_file(str(tae_file))
+    channels = doubled["post_quant_conv.spatial.weight"].shape[0]
+    for name in ("quant_conv.spatial.weight", "quant_conv.spatial.bias"):  # the posterior means' rows
+        doubled[name][:channels] *= 2
+    save_file(doubled, str(tmp_path / "doubled.safetensors"))
+    with pytest.warns(UserWarning, match=r"puts these latents at mean .* and std 2\.\d+ .* keeps the init's"):
+        assert main([*_t2v_args(world, tmp_path / "doubled.safetensors", tmp_path / "off", 1),
+                     "--init", str(model), "--lr", "1e-12"]) == 0
+    off = json.loads((tmp_path / "off" / "run.json").read_text())
+    assert off["config"]["video"]["tae"]["scaling_factor"] == shipped.cfg.tae.scaling_factor
+
     # So does a run of a recipe that is not that phase.
     refused[-2] = str(first)
     assert main(refused) == 2
@@ -239,8 +256,8 @@ def test_export_follows_a_tae_run_started_from_a_weights_file(world, tae_file, t
 @pytest.mark.parametrize("grown", ["decoder_width_multiplier", "layers_per_block"])
 def test_export_with_a_widened_decoder_or_a_deepened_tae(world, tae_file, tmp_path, grown):
     """A TAE whose decoder is wider, or whose levels have more ResNets, than the text-to-video run's recorded one:
-    the checkpoint's config takes the architecture from the weights, and the pipeline built from it decodes as the
-    original TAE did (a fresh widening or deepening computes the same function)."""
+    the checkpoint's config takes the architecture from the weights, and its TAE decodes as the grown one (trained
+    off the fresh widening or deepening, so that the new tensors count)."""
     from dataclasses import replace
 
     from moviegen.tae.config import tae_debug
@@ -251,7 +268,11 @@ def test_export_with_a_widened_decoder_or_a_deepened_tae(world, tae_file, tmp_pa
     narrow.load_state_dict(load_file(str(tae_file)))
     grown_file = tmp_path / "grown.safetensors"
     grow = {"decoder_width_multiplier": widen_decoder, "layers_per_block": deepen}[grown]
-    save_file(grow(narrow, 2).state_dict(), str(grown_file))
+    grown_tae = grow(narrow, 2).eval()
+    with torch.no_grad():  # off the function-keeping start: the new channels or ResNets change the frames
+        for param in grown_tae.parameters():
+            param.add_(0.02 * torch.randn(param.shape, generator=torch.Generator().manual_seed(param.numel())))
+    save_file(grown_tae.state_dict(), str(grown_file))
     t2v_run = tmp_path / "t2v"
     assert main(_t2v_args(world, tae_file, t2v_run, 1)) == 0
     out = tmp_path / "model"
@@ -261,7 +282,8 @@ def test_export_with_a_widened_decoder_or_a_deepened_tae(world, tae_file, tmp_pa
                                      scaling_factor=loaded.cfg.tae.scaling_factor)
     latent = torch.randn(1, 16, 2, 4, 4, generator=torch.Generator().manual_seed(0))
     with torch.no_grad():  # the checkpoint stores float16 weights: equal to that precision
-        torch.testing.assert_close(loaded.tae.decode(latent), narrow.decode(latent), rtol=0, atol=2e-2)
+        assert (grown_tae.decode(latent) - narrow.decode(latent)).abs().max() > 0.1
+        torch.testing.assert_close(loaded.tae.decode(latent), grown_tae.decode(latent), rtol=0, atol=2e-2)
 
 
 def test_export_rejects_a_tae_run(world, tmp_path):
