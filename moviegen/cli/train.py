@@ -18,6 +18,7 @@ Run a training recipe (SPEC 5). Recipes are presets (`moviegen train --list`):
   tae-tiny-clip-wide       experiment: phase 4 with a 2x wide decoder, widened from the --init TAE's
   tae-tiny-clip-32ch       experiment: 32 latent channels widened from the --init TAE's 16, encoder trained too
   tae-tiny-clip-deep       experiment: 2 ResNets per level deepened from the --init TAE's 1, encoder trained too
+  tae-tiny-clip-motion     experiment: phase 5 with half of its crops where the frames change most (--init a TAE)
   t2v-tiny-t2i-lowres      text-to-video stage 1/3: text-to-image warm-up at 64 px
   t2v-tiny-t2iv-lowres     stage 2/3: joint images + videos at 64 px      (--init a stage-1 run)
   t2v-tiny-t2iv            stage 3/3: joint images + videos at 128 px     (--init a stage-2 run)

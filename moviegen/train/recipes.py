@@ -42,15 +42,20 @@ class CropConfig:
     """Random training crops of the TAE: ``frames`` x ``height`` x ``width`` pixels (images: 1 frame).
 
     Each dimension must divide by the TAE's compression there, so every crop encodes to whole latents.
+    ``motion_fraction`` of the video crops (0: none, the paper's uniform crops) place their window where the frames
+    change most instead of uniformly (``moviegen.train.tae.random_crop``) [inferred, beyond the paper].
     """
 
     frames: int
     height: int
     width: int
+    motion_fraction: float = 0.0
 
     def __post_init__(self) -> None:
         if min(self.frames, self.height, self.width) < 1:
             raise ValueError(f"crop sizes must be >= 1, got {self.frames}x{self.height}x{self.width} (TxHxW)")
+        if not 0.0 <= self.motion_fraction <= 1.0:
+            raise ValueError(f"motion_fraction must be in [0, 1], got {self.motion_fraction!r}")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -352,6 +357,25 @@ def tae_tiny_clip_deep_recipe() -> TAERecipe:
     )
 
 
+def tae_tiny_clip_motion_recipe() -> TAERecipe:
+    """Experiment: ``tae-tiny-clip-encoder`` with half of its crops placed where the frames change most (``--init`` a
+    tae-tiny-clip run or a phase-4 ``tae.safetensors``, as its control).
+
+    [inferred, beyond the paper] The held-out videos the TAE renders worst (23.8-26 dB against about 31 for the rest)
+    hold objects that fall or fly across several latent cells within one 8-frame group: decoded, they lag and smear
+    along their path (docs/tae.md). A uniform 64x64 window of a 128x128 frame often holds no moving object at all,
+    so much of each step goes to still background that is already rendered well; these crops show the network more
+    of what it renders worst, at the same steps and cost.
+    """
+    control = tae_tiny_clip_encoder_recipe()
+    return replace(
+        control,
+        name="tae-tiny-clip-motion",
+        description="experiment: phase 5 with half of its crops where the frames change most (--init a TAE)",
+        crop=replace(control.crop, motion_fraction=0.5),
+    )
+
+
 def tae_debug_recipe() -> TAERecipe:
     """A seconds-long TAE run for tests: ``tae_debug`` on 4x16x16 crops of 32x32 frames."""
     return TAERecipe(
@@ -552,6 +576,7 @@ RECIPES: dict[str, Callable[[], Recipe]] = {
     "tae-tiny-clip-encoder": tae_tiny_clip_encoder_recipe,
     "tae-tiny-clip-32ch": tae_tiny_clip_32ch_recipe,
     "tae-tiny-clip-deep": tae_tiny_clip_deep_recipe,
+    "tae-tiny-clip-motion": tae_tiny_clip_motion_recipe,
     "tae-debug": tae_debug_recipe,
     "t2v-tiny-t2i-lowres": t2v_tiny_t2i_lowres,
     "t2v-tiny-t2iv-lowres": t2v_tiny_t2iv_lowres,

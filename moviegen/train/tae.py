@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+import torch.nn.functional as F
 
 from moviegen.configs.serialize import config_to_dict
 from moviegen.data.dataset import SampleError, VideoDataset
@@ -29,14 +30,32 @@ _STREAM_CROP, _STREAM_POSTERIOR = 0, 1
 
 
 def random_crop(video_BCTHW: torch.Tensor, *, crop: CropConfig, generator: torch.Generator) -> torch.Tensor:
-    """One random ``crop`` window, the same for the whole batch (1-frame inputs keep their single frame)."""
+    """One random ``crop`` window, the same for the whole batch (1-frame inputs keep their single frame); with
+    ``crop.motion_fraction``, that fraction of video crops takes the window :func:`motion_window` draws."""
     _, _, t, h, w = video_BCTHW.shape
     frames = 1 if t == 1 else crop.frames
     if frames > t or crop.height > h or crop.width > w:
         raise ValueError(f"crop {frames}x{crop.height}x{crop.width} is larger than the clip {t}x{h}x{w} (TxHxW)")
     spans = (t - frames, h - crop.height, w - crop.width)
     t0, y0, x0 = (int(torch.randint(0, n + 1, (1,), generator=generator)) for n in spans)
-    return video_BCTHW[:, :, t0 : t0 + frames, y0 : y0 + crop.height, x0 : x0 + crop.width]
+    clip_BCTHW = video_BCTHW[:, :, t0 : t0 + frames]
+    # Drawn only when the option is on, so that uniform recipes keep their crop sequence (and resumed runs theirs).
+    if crop.motion_fraction > 0 and frames > 1 and float(torch.rand((), generator=generator)) < crop.motion_fraction:
+        y0, x0 = motion_window(clip_BCTHW, height=crop.height, width=crop.width, generator=generator)
+    return clip_BCTHW[:, :, :, y0 : y0 + crop.height, x0 : x0 + crop.width]
+
+
+def motion_window(
+    clip_BCTHW: torch.Tensor, *, height: int, width: int, generator: torch.Generator
+) -> tuple[int, int]:
+    """A ``height`` x ``width`` window's top-left corner, drawn in proportion to how much the frames change inside it
+    (the mean absolute frame-to-frame difference over batch, channels and time, summed over the window; a small
+    floor keeps every window possible, so a still clip gets a uniform one)."""
+    change_HW = (clip_BCTHW[:, :, 1:] - clip_BCTHW[:, :, :-1]).abs().float().mean(dim=(0, 1, 2))
+    window_YX = F.avg_pool2d(change_HW[None, None], (height, width), stride=1)[0, 0]
+    weights = window_YX.flatten() + 1e-6 * (1 + window_YX.max())
+    y0, x0 = divmod(int(torch.multinomial(weights, 1, generator=generator)), window_YX.shape[1])
+    return y0, x0
 
 
 def center_crop(video_BCTHW: torch.Tensor, *, crop: CropConfig) -> torch.Tensor:

@@ -382,6 +382,39 @@ def test_tae_random_crop_is_a_function_of_the_step():
         random_crop(video, crop=CropConfig(frames=16, height=8, width=8), generator=step_generator(0, 0))
 
 
+def test_motion_crops_find_the_moving_object_and_leave_uniform_crops_as_they_were():
+    from dataclasses import replace
+
+    from moviegen.train.recipes import CropConfig
+    from moviegen.train.tae import random_crop
+
+    # A still textured background with one 4x4 square moving right along rows 40-43 of a 64x64 clip.
+    gen = torch.Generator().manual_seed(0)
+    video = (torch.rand(1, 1, 1, 64, 64, generator=gen) * 0.1).expand(1, 3, 8, 64, 64).clone()
+    for t in range(8):
+        video[:, :, t, 40:44, 4 * t : 4 * t + 4] = 1.0
+    uniform = CropConfig(frames=8, height=16, width=16)
+    moving = replace(uniform, motion_fraction=1.0)
+
+    def holds_the_square(window: torch.Tensor) -> bool:
+        return bool((window == 1.0).any())
+
+    steps = range(40)
+    hits = sum(holds_the_square(random_crop(video, crop=moving, generator=step_generator(0, s))) for s in steps)
+    assert hits == len(steps)  # every window is drawn where the frames change
+    chance = sum(holds_the_square(random_crop(video, crop=uniform, generator=step_generator(0, s))) for s in steps)
+    assert chance < len(steps) // 2  # a uniform window mostly misses it
+    # motion_fraction 0 draws nothing more: the uniform crop sequence (and a resumed run's) is unchanged.
+    off = replace(uniform, motion_fraction=0.0)
+    assert all(torch.equal(random_crop(video, crop=off, generator=step_generator(1, s)),
+                           random_crop(video, crop=uniform, generator=step_generator(1, s))) for s in steps)
+    half = replace(uniform, motion_fraction=0.5)
+    mixed = sum(holds_the_square(random_crop(video, crop=half, generator=step_generator(0, s))) for s in steps)
+    assert chance < mixed < len(steps)
+    with pytest.raises(ValueError, match="motion_fraction must be in \\[0, 1\\], got 1.5"):
+        CropConfig(frames=8, height=16, width=16, motion_fraction=1.5)
+
+
 def test_recipes_are_valid_and_overridable():
     from dataclasses import replace
 
@@ -405,6 +438,9 @@ def test_recipes_are_valid_and_overridable():
     assert (deeper.tae.layers_per_block, control.tae.layers_per_block) == (2, 1)
     assert replace(deeper, name=control.name, description=control.description, tae=control.tae) == control
     assert replace(deeper.tae, layers_per_block=1) == control.tae
+    motion = get_recipe("tae-tiny-clip-motion")  # and the motion-crop experiment in its crops alone
+    assert replace(motion, name=control.name, description=control.description, crop=control.crop) == control
+    assert replace(motion.crop, motion_fraction=0.0) == control.crop and motion.crop.motion_fraction == 0.5
     assert with_overrides(get_recipe("t2v-debug"), uniform_t=0.25).flow.uniform_fraction == 0.25
     assert with_overrides(get_recipe("audio-debug"), uniform_t=0.5).flow.uniform_fraction == 0.5
     with pytest.raises(ValueError, match="--uniform-t applies to the flow-matching recipes .* not 'tae-tiny'"):
