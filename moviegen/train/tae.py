@@ -23,8 +23,8 @@ from moviegen.tae.loss import TAELoss
 from moviegen.tae.model import TemporalAutoencoder
 from moviegen.tae.widen import latent_channels_of, load_tae_widening
 from moviegen.train.loop import Trainer, TrainResult
-from moviegen.train.recipes import CropConfig, TAERecipe
 from moviegen.train.state import step_generator
+from moviegen.train.tae_recipes import CropConfig, TAERecipe
 
 _STREAM_CROP, _STREAM_POSTERIOR = 0, 1
 

@@ -366,8 +366,8 @@ def test_position_tables_expand_between_stages():
 
 
 def test_tae_random_crop_is_a_function_of_the_step():
-    from moviegen.train.recipes import CropConfig
     from moviegen.train.tae import random_crop
+    from moviegen.train.tae_recipes import CropConfig
 
     video = torch.arange(2 * 3 * 8 * 12 * 12, dtype=torch.float32).reshape(2, 3, 8, 12, 12)
     crop = CropConfig(frames=4, height=8, width=8)
@@ -385,8 +385,8 @@ def test_tae_random_crop_is_a_function_of_the_step():
 def test_motion_crops_find_the_moving_object_and_leave_uniform_crops_as_they_were():
     from dataclasses import replace
 
-    from moviegen.train.recipes import CropConfig
     from moviegen.train.tae import random_crop
+    from moviegen.train.tae_recipes import CropConfig
 
     # A still textured background with one 4x4 square moving right along rows 40-43 of a 64x64 clip.
     gen = torch.Generator().manual_seed(0)
@@ -478,7 +478,8 @@ def test_small_chain_is_the_tiny_chain_with_a_larger_transformer_and_shifted_sta
 def test_tae_crops_are_whole_latents_or_single_frames():
     from dataclasses import replace
 
-    from moviegen.train.recipes import CropConfig, get_recipe
+    from moviegen.train.recipes import get_recipe
+    from moviegen.train.tae_recipes import CropConfig
 
     recipe = get_recipe("tae-tiny")
     frames = [replace(recipe, crop=CropConfig(frames=t, height=48, width=48)).crop.frames for t in (1, 8, 16)]
