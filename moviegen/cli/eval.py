@@ -68,19 +68,26 @@ def _check_args(args: argparse.Namespace) -> None:
 
 def _tae_of(loaded: "LoadedVideo", source: str, *, decodes_generated: bool) -> "TemporalAutoencoder":
     """The TAE of ``source`` (``--tae``) on the checkpoint's latent shift/scale. Measured alone, any TAE will do
-    (more latent channels too); to decode the transformer's latents it must encode as the checkpoint's does (a
-    decoder-only phase)."""
+    (more latent channels or another temporal compression too); to decode the transformer's latents it must encode
+    as the checkpoint's does (a decoder-only phase)."""
     import torch
 
     from moviegen.train.export import load_tae_from
 
-    tae = load_tae_from(source, cfg=loaded.cfg.tae, own_latent_channels=True)
+    tae = load_tae_from(source, cfg=loaded.cfg.tae, own_latent=True)
     if decodes_generated:  # the encoder and quant_conv make the latents (post_quant_conv is the decoder's)
-        theirs, ours = tae.cfg.latent_channels, loaded.cfg.tae.latent_channels
-        if theirs != ours:
+        theirs, ours = tae.cfg, loaded.cfg.tae
+        mismatch = None
+        if theirs.latent_channels != ours.latent_channels:
+            mismatch = f"{theirs.latent_channels} latent channels, the checkpoint's transformer was trained on " \
+                       f"{ours.latent_channels}"
+        elif theirs.temporal_compression != ours.temporal_compression:
+            mismatch = f"{theirs.temporal_compression}x temporal compression, the checkpoint's transformer was " \
+                       f"trained on {ours.temporal_compression}x"
+        if mismatch:
             raise ValueError(
-                f"--tae {source!r} has {theirs} latent channels, the checkpoint's transformer was trained on {ours}: "
-                f"its decoder does not fit the transformer's latents; `moviegen eval tae --tae` measures it alone"
+                f"--tae {source!r} has {mismatch}: its decoder does not fit the transformer's latents; "
+                "`moviegen eval tae --tae` measures it alone"
             )
         theirs_side, ours_side = ({name: value for name, value in state.items()
                                    if name.startswith(("encoder.", "quant_conv."))}

@@ -182,12 +182,14 @@ def _guidance_override(guidance_scale: float | None, card: dict[str, Any] | None
     return {"guidance_scale_set_at_export": guidance_scale} | (card or {})
 
 
-def _with_architecture_of(tae_cfg: "TAEConfig", tae_run: Path) -> "TAEConfig":
+def tae_config_of(tae_cfg: "TAEConfig", tae_run: Path, *, own_latent: bool = False) -> "TAEConfig":
     """The text-to-video run's TAE config with the architecture choices (``TAEConfig.with_architecture_of``) of the
-    TAE it is exported with, as recorded by that TAE's run or exported checkpoint: a later TAE phase may change how
-    the decoder upsamples time, widen the decoder or deepen the TAE without changing the latent's shape. A bare
-    weights file or a checkpoint directory records no architecture of its own and keeps the run's (``load_tae``
-    still takes the decoder's width and the depth from the weights)."""
+    TAE it is trained or exported with, as recorded by that TAE's run or exported checkpoint: a later TAE phase may
+    change how the decoder upsamples time, widen the decoder or deepen the TAE without changing the latent's shape.
+    Another temporal compression does change it: ValueError, unless ``own_latent`` (a TAE measured alone) takes it
+    too. A bare weights file or a checkpoint directory records no architecture of its own and keeps the run's
+    (``load_tae`` still takes the decoder's width and the depth from the weights; a stride is not a weight, so a bare
+    file of another temporal compression loads as the run's)."""
     from moviegen.tae.config import TAEConfig
     from moviegen.video.checkpoint import is_video_checkpoint, read_checkpoint_config
 
@@ -200,15 +202,23 @@ def _with_architecture_of(tae_cfg: "TAEConfig", tae_run: Path) -> "TAEConfig":
         architecture_of = read_checkpoint_config(tae_run).cfg.tae
     else:
         return tae_cfg
-    return tae_cfg.with_architecture_of(architecture_of)
+    cfg = tae_cfg.with_architecture_of(architecture_of)
+    if own_latent:
+        return replace(cfg, temporal_downsample=architecture_of.temporal_downsample)
+    if architecture_of.temporal_downsample != tae_cfg.temporal_downsample:
+        raise ValueError(
+            f"--tae {str(tae_run)!r} compresses time {architecture_of.temporal_compression}x "
+            f"(temporal_downsample={architecture_of.temporal_downsample}), the text-to-video side's TAE "
+            f"{tae_cfg.temporal_compression}x ({tae_cfg.temporal_downsample}): its latents have another shape"
+        )
+    return cfg
 
 
-def load_tae_from(
-    source: str | Path, *, cfg: "TAEConfig", own_latent_channels: bool = False
-) -> "TemporalAutoencoder":
+def load_tae_from(source: str | Path, *, cfg: "TAEConfig", own_latent: bool = False) -> "TemporalAutoencoder":
     """The frozen TAE a source names (a TAE run, a checkpoint directory, an exported video checkpoint or a weights
-    file), on ``cfg`` (the text-to-video side's: its latent shift/scale) with the source's architecture choices
-    (and its latent channel count with ``own_latent_channels``: ``load_tae``).
+    file), on ``cfg`` (the text-to-video side's: its latent shift/scale) with the source's architecture choices;
+    with ``own_latent`` (to measure a TAE alone, not to train on or decode a transformer's latents) also the source's
+    latent channel count (``load_tae``) and temporal compression.
 
     Raises:
         ValueError: the source is not a TAE or its weights do not fit ``cfg``.
@@ -216,7 +226,8 @@ def load_tae_from(
     from moviegen.train.t2v import load_tae, tae_weights_file
 
     return load_tae(
-        tae_weights_file(source), cfg=_with_architecture_of(cfg, Path(source)), own_latent_channels=own_latent_channels
+        tae_weights_file(source), cfg=tae_config_of(cfg, Path(source), own_latent=own_latent),
+        own_latent_channels=own_latent,
     )
 
 

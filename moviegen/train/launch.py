@@ -350,7 +350,6 @@ def _run_t2v(recipe: T2VRecipe, request: TrainRequest, args: dict[str, Any]) -> 
     )
 
     _refuse_flags(request, recipe.name, allowed=("init", "tae", "latents"))
-    tae_file = _t2v_tae_file(recipe, request.tae)
     distributed = _join_distributed(request)
     is_main = distributed is None or distributed.is_main
     stage = recipe.stage
@@ -377,6 +376,7 @@ def _run_t2v(recipe: T2VRecipe, request: TrainRequest, args: dict[str, Any]) -> 
             "video checkpoint directory whose card ends with that stage)"
         )
 
+    tae_file = _t2v_tae_file(recipe, request.tae)  # after the --init checks: they name the more basic mistake
     cache_dir = _t2v_latent_cache(
         recipe, data_dir=request.data_dir, tae_file=tae_file, latents=request.latents, progress=request.progress,
         build=is_main,  # one writer; the other ranks wait for the finished cache
@@ -406,10 +406,13 @@ def _run_t2v(recipe: T2VRecipe, request: TrainRequest, args: dict[str, Any]) -> 
 
 
 def _t2v_tae_file(recipe: T2VRecipe, tae: Path | None) -> Path:
+    """The weights file of ``--tae``, once its recorded temporal compression is the recipe's (ValueError if not)."""
+    from moviegen.train.export import tae_config_of
     from moviegen.train.t2v import tae_weights_file
 
     if tae is None:
         raise ValueError(f"recipe {recipe.name!r} trains on TAE latents: pass --tae TAE_RUN_OR_CHECKPOINT")
+    tae_config_of(recipe.video.tae, tae)  # a stride is not a weight: only a run or checkpoint records it
     return tae_weights_file(tae)
 
 

@@ -35,24 +35,26 @@ def test_the_model_card_records_recipe_seed_and_measured_metrics(shipped):
     assert stages == ["t2v-tiny-t2i-lowres", "t2v-tiny-t2iv-lowres", "t2v-tiny-t2iv", *["t2v-tiny-t2iv-shifted"] * 2]
     tae_stages = [stage["recipe"] for stage in card["tae_recipe"]]
     assert tae_stages == ["tae-tiny-image", "tae-tiny", "tae-tiny-full", "tae-tiny-clip", "tae-tiny-clip-encoder"]
-    # The card's lineage is the chain script's, stage for stage, at the recipes' lengths or the script's --steps.
+    # The card's lineage is the chain script's, stage for stage, at the recipes' lengths or the script's --steps: the
+    # stages the exported runs grew from, following each stage's --init back (a branch not exported is left out).
     chain = Path(__file__).resolve().parents[2] / "tools" / "train_embedded_default.sh"
     lines = chain.read_text().splitlines()
-    scripted = [line.split()[1:] for line in lines if line.startswith("stage ")]
+    scripted = {args[1]: args for args in (line.split()[1:] for line in lines if line.startswith("stage "))}
+
+    def lineage(run_dir: str) -> list[list[str]]:
+        args = scripted[run_dir]
+        return (lineage(args[args.index("--init") + 1]) if "--init" in args else []) + [args]
 
     def steps(args: list[str]) -> int:
         return int(args[args.index("--steps") + 1]) if "--steps" in args else get_recipe(args[0]).train.steps
 
-    t2v = [args for args in scripted if args[0].startswith("t2v-")]
-    tae = [args for args in scripted if args[0].startswith("tae-")]
+    export = [line.split() for line in lines if line.startswith("moviegen export")]
+    assert len(export) == 1
+    t2v, tae = (lineage(export[0][export[0].index(flag) + 1]) for flag in ("--t2v", "--tae"))
     assert [args[0] for args in t2v] == stages and [args[0] for args in tae] == tae_stages
     assert [stage["steps"] for stage in card["recipe"]] == [steps(args) for args in t2v]
     assert [stage["steps"] for stage in card["tae_recipe"]] == [steps(args) for args in tae]
-    export = [line.split() for line in lines if line.startswith("moviegen export")]
-    assert len(export) == 1  # the checkpoint comes from the last stage of each chain
-    assert export[0][export[0].index("--t2v") + 1] == t2v[-1][1]
-    assert export[0][export[0].index("--tae") + 1] == tae[-1][1]
-    assert t2v[-1][t2v[-1].index("--tae") + 1] == tae[-1][1]  # and its transformer trained on that TAE's latents
+    assert t2v[-1][t2v[-1].index("--tae") + 1] == tae[-1][1]  # its transformer trained on the exported TAE's latents
     assert all(stage["steps"] > 0 and "seed" in stage for stage in card["recipe"] + card["tae_recipe"])
     assert card["data"]["seed"] == 0
     metrics = card["metrics"]

@@ -379,6 +379,18 @@ def test_cli_eval_all_on_a_tiny_checkpoint(tmp_path, capsys):
     assert main([*base, "-o", str(tmp_path / "deep"), "--tae", str(deep_file)]) == 0
     deep_report = json.loads((tmp_path / "deep" / "eval.json").read_text())
     assert deep_report["tae"]["psnr"] == pytest.approx(own_report["tae"]["psnr"], abs=1e-3)
+    # ... or another temporal compression, as a checkpoint records it (the same weights: a stride is not a weight)
+    flat_tae_cfg = dataclasses.replace(own.cfg, temporal_downsample=(False,) * len(own.cfg.temporal_downsample))
+    flat_cfg = dataclasses.replace(pipeline.cfg, tae=flat_tae_cfg)
+    flat_tae = TemporalAutoencoder(flat_cfg.tae)
+    flat_tae.load_state_dict(own.state_dict())
+    flat_model = TextToVideo(flat_cfg)
+    flat_model.init_weights()
+    save_video_checkpoint(tmp_path / "flat-ckpt", cfg=flat_cfg, tae=flat_tae, model=flat_model,
+                          card={"recipe": "test"}, defaults=dataclasses.replace(defaults, seconds=0.25))
+    assert main([*base, "-o", str(tmp_path / "flat"), "--tae", str(tmp_path / "flat-ckpt")]) == 0
+    flat_report = json.loads((tmp_path / "flat" / "eval.json").read_text())
+    assert flat_report["tae"]["psnr"] != pytest.approx(own_report["tae"]["psnr"], abs=1e-3)  # measured as 1x
     capsys.readouterr()
     adherence = ["eval", "adherence", "--checkpoint", str(ckpt), "--num", "0", "--no-progress"]
     assert main([*adherence, "-o", str(tmp_path / "refused"), "--tae", str(other_file)]) == 2
@@ -387,6 +399,9 @@ def test_cli_eval_all_on_a_tiny_checkpoint(tmp_path, capsys):
     assert main([*adherence, "-o", str(tmp_path / "refused"), "--tae", str(more_file)]) == 2
     assert f"has {own.cfg.latent_channels + 8} latent channels, the checkpoint's transformer was trained on " \
            f"{own.cfg.latent_channels}" in capsys.readouterr().err
+    assert main([*adherence, "-o", str(tmp_path / "refused"), "--tae", str(tmp_path / "flat-ckpt")]) == 2
+    assert f"has 1x temporal compression, the checkpoint's transformer was trained on " \
+           f"{own.cfg.temporal_compression}x" in capsys.readouterr().err
     # Another depth is another encoder (even one that starts as the same function): refused by name, not a crash.
     assert main([*adherence, "-o", str(tmp_path / "refused"), "--tae", str(deep_file)]) == 2
     assert "encodes differently from the checkpoint's TAE" in capsys.readouterr().err

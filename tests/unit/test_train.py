@@ -441,6 +441,16 @@ def test_recipes_are_valid_and_overridable():
     motion = get_recipe("tae-tiny-clip-motion")  # and the motion-crop experiment in its crops alone
     assert replace(motion, name=control.name, description=control.description, crop=control.crop) == control
     assert replace(motion.crop, motion_fraction=0.0) == control.crop and motion.crop.motion_fraction == 0.5
+    t4 = get_recipe("tae-tiny-clip-t4")  # and the 4x temporal compression experiment in its strides alone
+    assert (t4.tae.temporal_compression, control.tae.temporal_compression) == (4, 8)
+    assert replace(t4, name=control.name, description=control.description, tae=control.tae) == control
+    assert replace(t4.tae, temporal_downsample=control.tae.temporal_downsample) == control.tae
+    # Its transformer: the shifted stage on that TAE's latents, its temporal table twice as long (the same 4 s).
+    t2v_t4, shifted = get_recipe("t2v-tiny-t4"), get_recipe("t2v-tiny-t2iv-shifted")
+    assert t2v_t4.video.tae.temporal_downsample == t4.tae.temporal_downsample
+    assert t2v_t4.video.dit.max_t == 2 * shifted.video.dit.max_t and t2v_t4.stage.init_from == shifted.name
+    assert replace(t2v_t4, name=shifted.name, description=shifted.description, video=shifted.video,
+                   stage=shifted.stage, train=shifted.train) == shifted
     assert with_overrides(get_recipe("t2v-debug"), uniform_t=0.25).flow.uniform_fraction == 0.25
     assert with_overrides(get_recipe("audio-debug"), uniform_t=0.5).flow.uniform_fraction == 0.5
     with pytest.raises(ValueError, match="--uniform-t applies to the flow-matching recipes .* not 'tae-tiny'"):

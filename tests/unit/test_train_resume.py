@@ -423,3 +423,37 @@ def test_a_deeper_recipe_deepens_a_shallow_init_and_its_run_loads_for_eval_and_e
                        trained["encoder.down_blocks.0.resnets.1.conv2.spatial.weight"])
     with pytest.raises(ValueError, match="TAE weights have 2 ResNets per level, the config 1"):
         train_tae(base, data_dir=world, run_dir=tmp_path / "shallower", init_state=trained, progress=False)
+
+
+def test_a_recipe_of_another_temporal_compression_starts_from_the_init_and_is_measured_at_its_own(world, tmp_path):
+    """``tae-tiny-clip-t4``'s mechanism at debug size: a stride is not a weight, so a TAE that does not compress time
+    trains from a 2x TAE's weights unchanged. Named as a TAE source, its run is measured alone at its own
+    compression, and refused where a transformer's latents need the other."""
+    from dataclasses import replace
+
+    from moviegen.configs.serialize import config_to_dict
+    from moviegen.train.export import load_tae_from
+    from moviegen.train.recipes import get_recipe
+
+    base = get_recipe("tae-debug")
+    base = replace(base, train=replace(base.train, steps=1, val_every=0))
+    assert base.tae.temporal_compression == 2
+    flat = replace(base, tae=replace(base.tae, temporal_downsample=(False,)))
+    _, init = _first_step_losses(world, tmp_path, {"flat": flat}, cfg=base.tae)
+    (tmp_path / "flat" / "run.json").write_text(json.dumps({"recipe": "flat", "config": config_to_dict(flat)}))
+    trained = load_checkpoint(tmp_path / "flat").model_state
+    assert trained.keys() == init.keys()
+    assert any(not torch.equal(trained[k], init[k]) for k in init)  # it trained from the init
+    alone = load_tae_from(tmp_path / "flat", cfg=base.tae, own_latent=True)
+    assert alone.cfg.temporal_compression == 1
+    video_BCTHW = torch.rand(1, 3, 4, 16, 16) * 2 - 1
+    assert alone.encode(video_BCTHW).posterior_mean_BCTHW.shape[2] == 4  # one latent frame a frame, not 2 for 4
+    with pytest.raises(ValueError, match=r"compresses time 1x \(temporal_downsample=\(False,\)\), the "
+                                         r"text-to-video side's TAE 2x"):
+        load_tae_from(tmp_path / "flat", cfg=base.tae)
+    # ... as is a text-to-video run on its latents (the recipe's TAE compresses time 2x), before it starts.
+    from moviegen.cli import main
+
+    argv = ["train", "t2v-debug", "--data", str(world), "--tae", str(tmp_path / "flat"), "-o", str(tmp_path / "t2v")]
+    assert main([*argv, "--no-progress"]) == 2
+    assert not (tmp_path / "t2v").exists()
