@@ -452,8 +452,6 @@ def test_a_recipe_of_another_temporal_compression_starts_from_the_init_and_is_me
                                          r"text-to-video side's TAE 2x"):
         load_tae_from(tmp_path / "flat", cfg=base.tae)
     # ... as is a text-to-video run on its latents (the recipe's TAE compresses time 2x), before it starts.
-    from moviegen.cli import main
-
     argv = ["train", "t2v-debug", "--data", str(world), "--tae", str(tmp_path / "flat"), "-o", str(tmp_path / "t2v")]
     assert main([*argv, "--no-progress"]) == 2
     assert not (tmp_path / "t2v").exists()
