@@ -13,8 +13,11 @@ frames. Controls: ``--static`` (the label puts a still blob on its side of the f
 the share of the estimate's departure from the background on the label's half, 0.5 when ignored),
 ``--adaln-label`` (the label also through the adaLN), ``--frame-channels`` (the frame index as input channels),
 ``--max-t`` (train at the noise end only) and ``--object-weight`` (``T2VRecipe.object_weight``'s loss weighting).
-Results: docs/training.md (session 13).
+``--pos-std`` sets the positional tables' init std (``DiTConfig.pos_init_std``).
+Results: docs/training.md (session 13; corrected in session 21: at 800-1500 steps the toy did not yet draw a blob,
+and at 3000 steps it follows the label, far better with ``--pos-std 0.5``).
 
+    python experiments/direction_toy.py --steps 3000 --texture 0 --pos-std 0.5
     python experiments/direction_toy.py --steps 1500 --texture 0
     python experiments/direction_toy.py --steps 1500 --texture 0 --object-weight 4
     python experiments/direction_toy.py --steps 800 --texture 0 --static [--adaln-label | --object-weight 4]
@@ -120,7 +123,7 @@ def main() -> None:
     parser.add_argument("--object-weight", type=float, default=0.0,
                         help="weigh the loss of latent values that depart from their frame's median (the blob)")
     parser.add_argument("--save", help="write the trained weights to this .safetensors file")
-    parser.add_argument("--pos-std", type=float, help="init std of the positional tables (default: the DiT's)")
+    parser.add_argument("--pos-std", type=float, help="init std of the positional tables (default: the DiTConfig's)")
     args = parser.parse_args()
 
     torch.manual_seed(args.seed)

@@ -38,6 +38,11 @@ class DiTConfig:
         norm_eps: epsilon of every RMSNorm.
         timestep_frequency_dim: width of the sinusoidal time features fed to the time MLP.
         init_std: std of the truncated-normal init of input projections.
+        pos_init_std: std of the positional tables' normal init, and of the fresh rows a temporal table gets when it
+            grows from an image-only single row (``moviegen.train.t2v.expand_position_tables``) [inferred: the paper
+            does not say; 0.02, ``init_std``, leaves a token's place at a few percent of its content (the tiny
+            patchify's tokens have rms about 0.6), which a from-scratch toy measured as the difference between
+            ignoring and following a direction label (docs/training.md, "Positions loud enough to use")].
         token_adaln: the per-token condition (``DiT.forward``'s ``token_cond_BLD``) also modulates every block: a
             zero-init linear head maps it to per-token offsets of the shared adaLN output, so each layer can scale
             and gate each token by its own condition, not only read it from the residual stream [inferred: not in
@@ -60,6 +65,7 @@ class DiTConfig:
     norm_eps: float = 1e-6
     timestep_frequency_dim: int = 256
     init_std: float = 0.02
+    pos_init_std: float = 0.02
     token_adaln: bool = False
 
     def __post_init__(self) -> None:
@@ -68,6 +74,8 @@ class DiTConfig:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
         if self.dim % self.num_heads != 0:
             raise ValueError(f"dim must be divisible by num_heads, got dim={self.dim}, num_heads={self.num_heads}")
+        if self.pos_init_std < 0:
+            raise ValueError(f"pos_init_std must be >= 0, got {self.pos_init_std}")
         if self.in_channels is not None and self.in_channels < 1:
             raise ValueError(f"in_channels must be >= 1 or None, got {self.in_channels}")
         if not isinstance(self.ffn, FFNKind):
@@ -98,13 +106,17 @@ def dit_debug() -> DiTConfig:
 
 def dit_tiny() -> DiTConfig:
     """The embedded default's size class: 128 px, up to 4 s at 16 fps (8 latent frames), landscape/portrait buckets."""
-    return DiTConfig(dim=256, num_layers=6, num_heads=4, ffn_dim=640, max_t=8, max_h=16, max_w=16, qk_norm=True)
+    return DiTConfig(
+        dim=256, num_layers=6, num_heads=4, ffn_dim=640, max_t=8, max_h=16, max_w=16, qk_norm=True, pos_init_std=0.5
+    )
 
 
 def dit_small() -> DiTConfig:
     """A step up from :func:`dit_tiny` on the same tables: 8 layers, width 384 (3x the parameters, about 2.6x a
     training step on the 2-core CPU) [inferred: the issue-3 experiment of whether capacity limits adherence]."""
-    return DiTConfig(dim=384, num_layers=8, num_heads=6, ffn_dim=1024, max_t=8, max_h=16, max_w=16, qk_norm=True)
+    return DiTConfig(
+        dim=384, num_layers=8, num_heads=6, ffn_dim=1024, max_t=8, max_h=16, max_w=16, qk_norm=True, pos_init_std=0.5
+    )
 
 
 def dit_1b() -> DiTConfig:

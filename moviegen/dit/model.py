@@ -198,7 +198,7 @@ class DiT(nn.Module):
     def init_weights(self) -> None:
         """Every initialisation rule of the model, in one place (STYLE rule 7).
 
-        Input projections: truncated normal(std). Output projections of each residual branch: std scaled by depth
+        Input projections: truncated normal(std); positional tables: normal(``pos_init_std``). Output projections of each residual branch: std scaled by depth
         (GPT-2 / torchtitan). adaLN-Zero: the shared adaLN head, per-layer biases and the output layer start at
         zero, so every block starts as the identity on its gated branches and the model predicts v = 0.
         """
@@ -208,7 +208,7 @@ class DiT(nn.Module):
         weight = self.patch_embed.proj.weight
         nn.init.xavier_uniform_(weight.view(weight.shape[0], -1))
         nn.init.zeros_(self.patch_embed.proj.bias)
-        self.pos_embed.init_weights(std=std)
+        self.pos_embed.init_weights(std=self.cfg.pos_init_std)
         self.time_embed.init_weights(std=std)
         for block in self.layers.values():
             block.init_weights(std=std, out_std=out_std)

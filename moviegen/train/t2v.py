@@ -188,11 +188,20 @@ class ImagesOnly:
 
 
 @torch.no_grad()
-def expand_position_tables(state: dict[str, torch.Tensor], *, cfg: MovieGenVideoConfig) -> dict[str, torch.Tensor]:
+def expand_position_tables(
+    state: dict[str, torch.Tensor],
+    *,
+    cfg: MovieGenVideoConfig,
+    fresh: dict[str, torch.Tensor] | None = None,
+) -> dict[str, torch.Tensor]:
     """Resize the DiT's positional tables in ``state`` to ``cfg``'s sizes by interpolation (SPEC 2.3).
 
-    Doubling a spatial table keeps each token's embedding at the same relative place of the frame; a 1-row temporal
-    table (image-only stage) is repeated over time. Tables never shrink.
+    Doubling a spatial table keeps each token's embedding at the same relative place of the frame. A 1-row temporal
+    table (image-only stage) grows into a new table, as the paper adds one at its first video stage: row 0 stays (the
+    images' row), and every later row is row 0 plus the same row of ``fresh``, a freshly initialised model's tables
+    (std ``DiTConfig.pos_init_std``), so the frames start apart [inferred: repeating row 0 would start every frame
+    at one embedding, and the tiny model then never learned them apart (docs/training.md)]. Without ``fresh`` the
+    row is repeated. Tables never shrink.
 
     Raises:
         ValueError: a table larger than the config's, or missing.
@@ -206,6 +215,10 @@ def expand_position_tables(state: dict[str, torch.Tensor], *, cfg: MovieGenVideo
             raise ValueError(f"{key} has {rows} rows, more than this stage's {field}={target}; tables only grow")
         if rows != target:
             out[key] = interpolate_table(state[key], target)
+            if rows == 1 and fresh is not None:
+                offsets_ND = fresh[key].to(out[key].dtype).clone()
+                offsets_ND[0] = 0
+                out[key] = out[key] + offsets_ND
     return out
 
 
@@ -355,7 +368,8 @@ def train_t2v(
     model = TextToVideo(video_cfg)
     model.init_weights()
     if init_state is not None:
-        model.load_trainable_state_dict(expand_position_tables(init_state, cfg=video_cfg))
+        fresh = {key: value for key, value in model.trainable_state_dict().items() if key in _POS_KEYS}
+        model.load_trainable_state_dict(expand_position_tables(init_state, cfg=video_cfg, fresh=fresh))
     model, shard = prepare_model(model, distributed=distributed, parallel=parallel, forward_methods=("encode_text",))
     path = OTPath(sigma_min=recipe.flow.sigma_min)
 

@@ -234,3 +234,16 @@ def test_token_adaln_modulates_each_token_in_every_block():
         block(x_BLD, modulation_B6D=m_B6D, token_modulation_BL6D=offset_B6D[:, None].expand(2, 12, -1), **common),
         block(x_BLD, modulation_B6D=m_B6D + offset_B6D, **common),
     )
+
+
+def test_positional_tables_are_initialised_at_pos_init_std():
+    from dataclasses import replace
+
+    torch.manual_seed(0)
+    model = DiT(replace(dit_debug(), max_t=8, max_h=16, max_w=16, pos_init_std=0.5))
+    model.init_weights()
+    tables = torch.cat([model.pos_embed.pos_t, model.pos_embed.pos_h, model.pos_embed.pos_w]).detach()
+    assert float(tables.std()) == pytest.approx(0.5, rel=0.1)
+    assert float(model.patch_embed.proj.weight.std()) < 0.3  # the other inits keep their own scales
+    with pytest.raises(ValueError, match="pos_init_std must be >= 0"):
+        replace(dit_debug(), pos_init_std=-0.1)

@@ -365,6 +365,37 @@ def test_position_tables_expand_between_stages():
         expand_position_tables(expanded.trainable_state_dict(), cfg=small)
 
 
+def test_a_grown_temporal_table_starts_its_frames_apart():
+    """With a fresh model's tables, the 1-row image table grows into rows that differ (row 0 kept, the others
+    offset by the fresh rows); the spatial tables are interpolated as without them."""
+    from dataclasses import replace
+
+    from moviegen.configs.presets import video_debug
+    from moviegen.nn.embed import interpolate_table
+    from moviegen.train.t2v import _POS_KEYS, expand_position_tables
+    from moviegen.video.model import TextToVideo
+
+    big = video_debug()
+    big = replace(big, dit=replace(big.dit, pos_init_std=0.5))
+    small = replace(big, dit=replace(big.dit, max_t=1, max_h=4, max_w=4))
+    torch.manual_seed(0)
+    image_model = TextToVideo(small)
+    image_model.init_weights()
+    torch.manual_seed(1)
+    fresh_model = TextToVideo(big)
+    fresh_model.init_weights()
+    fresh = {k: v for k, v in fresh_model.trainable_state_dict().items() if k in _POS_KEYS}
+    state = expand_position_tables(image_model.trainable_state_dict(), cfg=big, fresh=fresh)
+    row_0 = image_model.dit.pos_embed.pos_t.detach()[0]
+    pos_t = state["dit.pos_embed.pos_t"]
+    torch.testing.assert_close(pos_t[0], row_0)
+    torch.testing.assert_close(pos_t[1:], row_0 + fresh["dit.pos_embed.pos_t"][1:])
+    assert float((pos_t[1:] - row_0).std()) == pytest.approx(0.5, rel=0.2)  # the fresh rows' std: pos_init_std
+    torch.testing.assert_close(
+        state["dit.pos_embed.pos_h"], interpolate_table(image_model.dit.pos_embed.pos_h.detach(), big.dit.max_h)
+    )
+
+
 def test_tae_random_crop_is_a_function_of_the_step():
     from moviegen.train.tae import random_crop
     from moviegen.train.tae_recipes import CropConfig
