@@ -198,9 +198,10 @@ class DiT(nn.Module):
     def init_weights(self) -> None:
         """Every initialisation rule of the model, in one place (STYLE rule 7).
 
-        Input projections: truncated normal(std); positional tables: normal(``pos_init_std``). Output projections of each residual branch: std scaled by depth
-        (GPT-2 / torchtitan). adaLN-Zero: the shared adaLN head, per-layer biases and the output layer start at
-        zero, so every block starts as the identity on its gated branches and the model predicts v = 0.
+        Input projections: truncated normal(std); positional tables: normal(``pos_init_std``). Output projections of
+        each residual branch: std scaled by depth (GPT-2 / torchtitan). adaLN-Zero: the shared adaLN head, per-layer
+        biases and the output layer start at zero, so every block starts as the identity on its gated branches and
+        the model predicts v = 0.
         """
         std = self.cfg.init_std
         out_std = std / math.sqrt(2 * self.cfg.num_layers)
