@@ -42,7 +42,7 @@ class DiTConfig:
             grows from an image-only single row (``moviegen.train.t2v.expand_position_tables``) [inferred: the paper
             does not say; 0.02, ``init_std``, leaves a token's place at a few percent of its content (the tiny
             patchify's tokens have rms about 0.6), which a from-scratch toy measured as the difference between
-            ignoring and following a direction label (docs/training.md, "Positions loud enough to use")].
+            ignoring and following a direction label (docs/training.md, the session-21 correction)].
         token_adaln: the per-token condition (``DiT.forward``'s ``token_cond_BLD``) also modulates every block: a
             zero-init linear head maps it to per-token offsets of the shared adaLN output, so each layer can scale
             and gate each token by its own condition, not only read it from the residual stream [inferred: not in
