@@ -33,5 +33,6 @@ moviegen export --t2v "$R/t2iv-newlat" --tae "$R/tae-clip-enc" -o "$R/video-tiny
 # 1000-step reference plus 870 study steps, guided): about 2 minutes on 2 idle cores.
 moviegen eval tae       --checkpoint "$R/video-tiny" --data "$R/world" -o "$R/eval/tae" --update-card --no-progress
 moviegen eval adherence --checkpoint "$R/video-tiny" -o "$R/eval/adherence" --update-card --no-progress
+moviegen eval ceiling   --checkpoint "$R/video-tiny" -o "$R/eval/ceiling" --update-card --no-progress
 moviegen eval sampler   --checkpoint "$R/video-tiny" -o "$R/eval/sampler" --update-card --no-progress --num 1
 echo "to ship: cp $R/video-tiny/* moviegen/assets/video-tiny/"

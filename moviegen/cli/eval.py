@@ -13,9 +13,9 @@ if TYPE_CHECKING:
     from moviegen.tae import TemporalAutoencoder
     from moviegen.video.checkpoint import LoadedVideo
 
-WHATS = ("tae", "adherence", "sampler", "audio", "all")
+WHATS = ("tae", "adherence", "ceiling", "sampler", "audio", "all")
 DEFAULT_OUT = "eval-results"
-DEFAULT_NUM = {"tae": 16, "adherence": 16, "sampler": 2, "audio": 16}
+DEFAULT_NUM = {"tae": 16, "adherence": 16, "ceiling": 16, "sampler": 2, "audio": 16}
 DEFAULT_STUDY_STEPS = "10,25,50,100,250"
 DEFAULT_REFERENCE_STEPS = 1000
 
@@ -35,8 +35,8 @@ def _check_args(args: argparse.Namespace) -> None:
         value = getattr(args, name)
         if value is not None and value < 1:
             raise ValueError(f"--{name.replace('_', '-')} must be >= 1, got {value}")
-    if args.num is not None and (args.num < 0 or (args.num == 0 and args.what != "adherence")):
-        raise ValueError(f"--num must be >= 1 (>= 0 for adherence: held-out prompts only), got {args.num}")
+    if args.num is not None and (args.num < 0 or (args.num == 0 and args.what not in ("adherence", "ceiling"))):
+        raise ValueError(f"--num must be >= 1 (>= 0 for adherence and ceiling: held-out prompts only), got {args.num}")
     if args.seam_seconds <= 0 or args.music_seeds < 1:
         raise ValueError(
             f"--seam-seconds must be > 0 and --music-seeds >= 1, got {args.seam_seconds}, {args.music_seeds}"
@@ -50,7 +50,7 @@ def _check_args(args: argparse.Namespace) -> None:
             f"`moviegen eval {args.what}` needs --data WORLD_DIR (held-out videos; make one with `moviegen world`)"
         )
     if args.tae is not None and args.what == "audio":
-        raise ValueError("--tae applies to the video evaluations (tae, adherence, sampler, all), not to audio")
+        raise ValueError("--tae applies to the video evaluations (tae, adherence, ceiling, sampler, all), not to audio")
     if args.reference_solver != "euler" and args.update_card and args.what in ("sampler", "all"):
         raise ValueError("--update-card records the issue's yardstick, an Euler reference: drop --reference-solver "
                          f"{args.reference_solver} or --update-card")
@@ -189,7 +189,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
                   f"{acc['shape']:.0%}, motion {acc['motion']:.0%}, both {acc['joint']:.0%} (original: "
                   f"{recon.fidelity['original']['joint']:.0%})")
 
-    if "adherence" in whats or "sampler" in whats:
+    if {"adherence", "ceiling", "sampler"} & set(whats):
         from moviegen.eval.settings import SamplingSettings
 
         pipeline = VideoPipeline(loaded.tae, loaded.model, loaded.cfg, defaults=loaded.defaults, card=loaded.card)
@@ -206,6 +206,27 @@ def _cmd_eval(args: argparse.Namespace) -> int:
                                 "guidance_scale": settings.guidance_scale}
         results["adherence"] = metrics["adherence"] | {"rows": adherence.rows}
         print(f"adherence ({settings.steps} steps, seed {args.seed}):\n{table}")
+
+    if "ceiling" in whats:
+        from functools import partial
+
+        from moviegen.eval.adherence import WorldRenders, adherence_cases, ceiling_table, evaluate_adherence
+        from moviegen.eval.reconstruction import reconstruct
+
+        num = DEFAULT_NUM["ceiling"] if args.num is None else args.num
+        cases = adherence_cases(num_paraphrases=num, seed=args.seed)
+        trips = {"rendered": None, "through_tae": partial(reconstruct, tae.eval())}
+        ceilings = {
+            version: evaluate_adherence(WorldRenders(cases, round_trip=trip), cases, settings=settings,
+                                        seed=args.seed, progress=progress)
+            for version, trip in trips.items()
+        }
+        table = ceiling_table(ceilings)
+        report.write_text(out / "ceiling.md", table)
+        metrics["ceiling"] = {"scores": {version: result.scores for version, result in ceilings.items()},
+                              "seed": args.seed}
+        results["ceiling"] = metrics["ceiling"] | {"rows": {v: result.rows for v, result in ceilings.items()}}
+        print(f"adherence ceiling (the world's renders of the cases, seed {args.seed}):\n{table}")
 
     if "sampler" in whats:
         from moviegen.eval.adherence import adherence_cases
@@ -248,6 +269,9 @@ def register(sub: argparse._SubParsersAction) -> None:
             "             and object fidelity: do shape and motion survive the round trip (static-camera clips)\n"
             "  adherence  generate the held-out (colour, shape, motion) prompts and --num paraphrased ones with a\n"
             "             static camera, detect objects by the world's palette, score colour/shape/motion\n"
+            "  ceiling    the same cases drawn by the world instead of generated, judged the same way: raw (the\n"
+            "             analyser's ceiling) and through the TAE (the most any video model decoding through it\n"
+            "             can score); needs no --data and no transformer (seconds a case)\n"
             "  sampler    RMSE of linear-quadratic and uniform grids at --study-steps against a --reference-steps\n"
             "             uniform Euler (or --reference-solver midpoint) solve from the same noise, of the final\n"
             "             latent and of its decoded frames (table and log-log plots), and how fast the\n"
@@ -256,8 +280,8 @@ def register(sub: argparse._SubParsersAction) -> None:
             "             --num held-out videos of --data against impacts seen in their frames (F1 within one 40 ms\n"
             "             latent frame, median offset), seam discontinuity of long audio, cheerful/sad music mode\n"
             "  all        tae, adherence and sampler (tae only when --data is given)\n\n"
-            "Outputs in -o DIR: eval.json (every number and per-sample row), tae.md, adherence.md, sampler.md,\n"
-            "sampler.png. --update-card merges the metrics into the checkpoint's model_card.json."
+            "Outputs in -o DIR: eval.json (every number and per-sample row), tae.md, adherence.md, ceiling.md,\n"
+            "sampler.md, sampler.png. --update-card merges the metrics into the checkpoint's model_card.json."
         ),
         epilog=(
             "examples:\n"
@@ -266,6 +290,7 @@ def register(sub: argparse._SubParsersAction) -> None:
             "  moviegen eval tae --data world/ --tae runs/tae-wide  a TAE run in its place (decoder-only: also\n"
             "                                                       adherence)\n"
             "  moviegen eval adherence --checkpoint runs/t2v/export --num 8 --seed 1\n"
+            "  moviegen eval ceiling --tae runs/tae-t4             how much adherence a TAE leaves room for\n"
             "  moviegen eval sampler --num 1 --study-steps 4,8,16 --reference-steps 128\n"
             "  moviegen eval sampler --num 1 --reference-solver midpoint   a yardstick no Euler grid shares\n"
             "  moviegen eval all --data world/ --checkpoint runs/t2v/export --update-card\n"
@@ -282,8 +307,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--tae", metavar="SOURCE",
         help="measure with another TAE: a TAE run directory, a checkpoint directory, an exported video checkpoint "
         "or a .safetensors file (its architecture, such as a widened decoder or a deepened TAE, comes with it); for "
-        "adherence and sampler it must encode as the checkpoint's TAE does (a decoder-only phase), for tae it may "
-        "be any",
+        "adherence and sampler it must encode as the checkpoint's TAE does (a decoder-only phase), for tae and "
+        "ceiling it may be any",
     )
     parser.add_argument("-o", "--output", default=DEFAULT_OUT, metavar="OUT_DIR",
                         help=f"where to write eval.json, tables and plots (default: {DEFAULT_OUT}/)")
@@ -292,8 +317,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--num",
         type=int,
-        help="tae: held-out videos (default 16); adherence: paraphrased prompts besides the 9 held-out ones "
-        "(default 16, 0 for none); sampler: prompts (default 2); audio: held-out videos with impacts (default 16)",
+        help="tae: held-out videos (default 16); adherence and ceiling: paraphrased prompts besides the 9 held-out "
+        "ones (default 16, 0 for none); sampler: prompts (default 2); audio: held-out videos with impacts (default 16)",
     )
     parser.add_argument(
         "--steps", type=int, help="adherence and audio: sampler steps (default: the checkpoint's: 50 video, 64 audio)"

@@ -1,12 +1,20 @@
 """Automatic quality metrics on the synthetic world (PRODUCT.md "Quality is measured, not asserted").
 
 ``metrics`` (PSNR, SSIM), ``analyse`` (a palette-only frame analyser: objects, shapes, motions), ``adherence``
-(prompt adherence on held-out combinations and paraphrases), ``reconstruction`` (TAE PSNR/SSIM on held-out videos),
+(prompt adherence on held-out combinations and paraphrases, and its ceiling on the world's own renders),
+``reconstruction`` (TAE PSNR/SSIM on held-out videos),
 ``sampler_study`` (error vs steps per schedule) and ``report`` (eval.json, tables, model-card updates). The CLI is
 ``moviegen eval``; see docs/eval.md.
 """
 
-from moviegen.eval.adherence import AdherenceCase, AdherenceResult, adherence_cases, evaluate_adherence, judge
+from moviegen.eval.adherence import (
+    AdherenceCase,
+    AdherenceResult,
+    WorldRenders,
+    adherence_cases,
+    evaluate_adherence,
+    judge,
+)
 from moviegen.eval.analyse import AnalyserConfig, ObjectAnalysis, TrackPoint, VideoAnalysis, analyse_video
 from moviegen.eval.metrics import psnr, ssim
 from moviegen.eval.reconstruction import ReconstructionResult, evaluate_reconstruction, heldout_videos
@@ -23,6 +31,7 @@ __all__ = [
     "SamplingSettings",
     "TrackPoint",
     "VideoAnalysis",
+    "WorldRenders",
     "adherence_cases",
     "analyse_video",
     "evaluate_adherence",

@@ -15,10 +15,12 @@ judged on three separate axes plus jointly:
 * shape, motion: those of the object of the prompt's colour if one was detected, else of the largest object (so a
   wrong colour does not also cost the shape and motion points); nothing detected fails every axis.
 
-The analyser's accuracy on ground-truth renders (docs/eval.md) bounds these scores from above.
+The analyser's accuracy on ground-truth renders (docs/eval.md) bounds these scores from above. :class:`WorldRenders`
+measures that bound on the cases themselves: the world's own drawing of each case, raw (what a perfect video model
+would score) and through a TAE's round trip (the most any video model on that TAE's latents can score).
 """
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -28,7 +30,8 @@ from tqdm.auto import tqdm
 from moviegen.eval.analyse import AnalyserConfig, ObjectAnalysis, VideoAnalysis, analyse_video
 from moviegen.eval.settings import SamplingSettings
 from moviegen.world.captions import short_prompts
-from moviegen.world.scene import HELDOUT_COMBOS, ObjectSpec, SceneSpec
+from moviegen.world.render import render_video
+from moviegen.world.scene import HELDOUT_COMBOS, ObjectSpec, SceneSpec, combo_scene
 from moviegen.world.vocab import BACKGROUNDS, OBJECT_COLOURS, Camera, Motion, Shape
 
 GROUPS = ("heldout", "paraphrase")
@@ -95,6 +98,45 @@ def adherence_cases(*, num_paraphrases: int = 16, seed: int = 0) -> list[Adheren
         cases.append(AdherenceCase(prompt=prompt, colour=colour, shape=shape, motion=motion, background=background,
                                    group="paraphrase"))
     return cases
+
+
+class WorldRenders:
+    """A :data:`Generator` that draws each case as the world does instead of generating it: the adherence ceiling.
+
+    ``generate(prompt, ...)`` renders the case with that prompt (:func:`moviegen.world.scene.combo_scene`: one object
+    of its colour, shape and motion on its background, static camera, size and start drawn from the request's
+    ``seed``) at the request's size, length and frame rate, then passes the frames through ``round_trip`` if given
+    (``functools.partial(moviegen.eval.reconstruction.reconstruct, tae)``: encode and decode). Judged by
+    :func:`evaluate_adherence` like generated videos, the raw renders score the analyser's ceiling on these cases and
+    the round trips the most a video model on that TAE's latents can score: its samples decode through the same
+    decoder.
+
+    Raises:
+        ValueError: two cases with one prompt but different content; at ``generate``, a prompt no case has.
+    """
+
+    def __init__(
+        self, cases: Sequence[AdherenceCase], *, round_trip: Callable[[np.ndarray], np.ndarray] | None = None
+    ) -> None:
+        self._cases: dict[str, AdherenceCase] = {}
+        for case in cases:
+            known = self._cases.setdefault(case.prompt, case)
+            if (known.colour, known.shape, known.motion, known.background) != (
+                case.colour, case.shape, case.motion, case.background
+            ):
+                raise ValueError(f"two adherence cases share the prompt {case.prompt!r} but ask for different scenes")
+        self._round_trip = round_trip
+
+    def generate(
+        self, prompt: str, *, width: int, height: int, num_frames: int, fps: int, seed: int, **_sampling: Any
+    ) -> np.ndarray:
+        case = self._cases.get(prompt)
+        if case is None:
+            raise ValueError(f"no adherence case has the prompt {prompt!r}")
+        scene = combo_scene(np.random.default_rng(seed), (case.colour, case.shape, case.motion),
+                            background=case.background, width=width, height=height, num_frames=num_frames, fps=fps)
+        frames_THWC = render_video(scene)
+        return frames_THWC if self._round_trip is None else self._round_trip(frames_THWC)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -190,9 +232,20 @@ def evaluate_adherence(
     return AdherenceResult(scores=scores, rows=rows)
 
 
+def _score_cells(acc: dict[str, float]) -> str:
+    return f"{int(acc['count'])} | " + " | ".join(f"{acc[a]:.3f}" for a in AXES)
+
+
 def adherence_table(result: AdherenceResult) -> str:
     """Scores as a markdown table (one row per group)."""
     lines = ["| cases | count | colour | shape | motion | joint |", "|---|---:|---:|---:|---:|---:|"]
-    for group, acc in result.scores.items():
-        lines.append(f"| {group} | {int(acc['count'])} | " + " | ".join(f"{acc[a]:.3f}" for a in AXES) + " |")
+    lines += [f"| {group} | {_score_cells(acc)} |" for group, acc in result.scores.items()]
+    return "\n".join(lines) + "\n"
+
+
+def ceiling_table(results: dict[str, AdherenceResult]) -> str:
+    """Scores of :class:`WorldRenders` versions (e.g. ``rendered``, ``through_tae``) as one markdown table."""
+    lines = ["| frames | cases | count | colour | shape | motion | joint |", "|---|---|---:|---:|---:|---:|---:|"]
+    lines += [f"| {version} | {group} | {_score_cells(acc)} |"
+              for version, result in results.items() for group, acc in result.scores.items()]
     return "\n".join(lines) + "\n"

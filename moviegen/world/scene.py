@@ -357,6 +357,38 @@ def sample_scene(
     )
 
 
+def combo_scene(
+    rng: np.random.Generator,
+    combo: tuple[str, Shape, Motion],
+    *,
+    background: str,
+    width: int,
+    height: int,
+    num_frames: int,
+    fps: int,
+) -> SceneSpec:
+    """The world's drawing of one (colour, shape, motion) combination, held out or not: a single object of it, its
+    size, motion amount and start drawn as :func:`sample_object` draws them, on a plain ``background`` with a static
+    camera and no text or music (what a prompt naming only those asks for; the adherence ceiling renders it).
+
+    Raises:
+        ValueError: an unknown background, invalid geometry, or one too small for the combination.
+    """
+    if background not in BACKGROUNDS:
+        raise ValueError(f"background must be one of {list(BACKGROUNDS)}, got {background!r}")
+    blank = _blank_scene(width=width, height=height, fps=fps, num_frames=num_frames, background=background,
+                         textured=False, camera=Camera.STATIC, text=None, music=None, seed=int(rng.integers(2**31)),
+                         camera_scale=1.0)
+    for _ in range(_MAX_TRIES):
+        scene = sample_object(rng, blank, combo=combo, allow_heldout=True)
+        if scene is not None:
+            return scene
+    raise ValueError(
+        f"could not lay out {combo} in a {width}x{height} scene of {num_frames} frames at {fps} fps in {_MAX_TRIES} "
+        "tries"
+    )
+
+
 def _blank_scene(**fields) -> SceneSpec:
     """A scene with no objects yet: the sampler's starting point. It bypasses ``__post_init__`` (a scene needs 1 or 2
     objects); :func:`place_object` builds every later scene through the validating constructor."""

@@ -222,6 +222,36 @@ def test_adherence_scores_ground_truth_high_and_wrong_colour_zero():
     assert wrong.scores["all"]["shape"] >= 0.9 and wrong.scores["all"]["motion"] >= 0.9
 
 
+def test_world_renders_score_the_ceiling_and_a_round_trip_that_loses_motion_lowers_it():
+    from functools import partial
+
+    from moviegen.eval import WorldRenders
+    from moviegen.eval.reconstruction import reconstruct
+
+    cases = adherence_cases(num_paraphrases=3, seed=2)
+    settings = SamplingSettings(width=64, height=64, num_frames=16, fps=16, steps=2)
+    rendered = evaluate_adherence(WorldRenders(cases), cases, settings=settings, seed=5, progress=False)
+    assert all(rendered.scores["all"][axis] >= 0.9 for axis in ("colour", "shape", "motion", "joint")), rendered.scores
+    # the layout comes from the request's seed: the same seed draws the same clip, another seed another start
+    renders = WorldRenders(cases)
+    request = settings.request(seed=7)
+    first = renders.generate(cases[0].prompt, **request)
+    assert first.shape == (16, 64, 64, 3) and first.dtype == np.uint8
+    assert np.array_equal(first, renders.generate(cases[0].prompt, **request))
+    assert not np.array_equal(first, renders.generate(cases[0].prompt, **settings.request(seed=8)))
+    # through an autoencoder whose frames are the clip's temporal mean: only the still objects pass
+    smeared = evaluate_adherence(WorldRenders(cases, round_trip=partial(reconstruct, _FrameTAE(smear=True))), cases,
+                                 settings=settings, seed=5, progress=False)
+    still = [row["expected"]["motion"] == Motion.STILL.value for row in smeared.rows]
+    assert 0 < sum(still) < len(cases)
+    assert [row["joint_ok"] for row in smeared.rows] == still
+    with pytest.raises(ValueError, match="no adherence case has the prompt 'a unicorn'"):
+        renders.generate("a unicorn", **request)
+    clash = dataclasses.replace(cases[0], background="white" if cases[0].background != "white" else "black")
+    with pytest.raises(ValueError, match="share the prompt .* but ask for different scenes"):
+        WorldRenders([cases[0], clash])
+
+
 # --- sampler study ------------------------------------------------------------------------------------------------
 
 
@@ -348,6 +378,17 @@ def test_cli_eval_all_on_a_tiny_checkpoint(tmp_path, capsys):
     assert {p.name for p in out.iterdir()} >= {"eval.json", "tae.md", "adherence.md", "sampler.md", "sampler.png"}
     card = json.loads((ckpt / "model_card.json").read_text())
     assert card["recipe"] == "test" and set(card["metrics"]) == {"tae", "adherence", "sampler"}
+    # ceiling: the same cases drawn by the world, raw and through the (random) TAE, no transformer involved
+    ceiling_out = tmp_path / "ceiling"
+    assert main(["eval", "ceiling", "--checkpoint", str(ckpt), "-o", str(ceiling_out), "--num", "0",
+                 "--update-card", "--no-progress"]) == 0
+    ceiling = json.loads((ceiling_out / "eval.json").read_text())["ceiling"]
+    assert set(ceiling["scores"]) == set(ceiling["rows"]) == {"rendered", "through_tae"}
+    assert [len(rows) for rows in ceiling["rows"].values()] == [len(HELDOUT_COMBOS)] * 2
+    assert ceiling["scores"]["rendered"]["all"]["colour"] > ceiling["scores"]["through_tae"]["all"]["colour"]
+    assert "| through_tae | heldout | 9 |" in (ceiling_out / "ceiling.md").read_text()
+    card = json.loads((ckpt / "model_card.json").read_text())
+    assert card["metrics"]["ceiling"]["scores"] == ceiling["scores"] and "adherence" in card["metrics"]
 
 
     # --tae: another TAE in the checkpoint's place. Its decoder widened (moviegen.tae.widen) decodes the same.

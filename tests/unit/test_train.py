@@ -476,6 +476,9 @@ def test_recipes_are_valid_and_overridable():
     assert (t4.tae.temporal_compression, control.tae.temporal_compression) == (4, 8)
     assert replace(t4, name=control.name, description=control.description, tae=control.tae) == control
     assert replace(t4.tae, temporal_downsample=control.tae.temporal_downsample) == control.tae
+    t2 = get_recipe("tae-tiny-clip-t2")  # and the 2x one likewise
+    assert t2.tae.temporal_compression == 2 and t2.tae.temporal_downsample == (True, False, False)
+    assert replace(t2, name=control.name, description=control.description, tae=control.tae) == control
     # Its transformer: the shifted stage on that TAE's latents, its temporal table twice as long (the same 4 s).
     t2v_t4, shifted = get_recipe("t2v-tiny-t4"), get_recipe("t2v-tiny-t2iv-shifted")
     assert t2v_t4.video.tae.temporal_downsample == t4.tae.temporal_downsample

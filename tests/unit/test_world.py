@@ -27,6 +27,7 @@ from moviegen.world.scene import (
     Music,
     ObjectSpec,
     SceneSpec,
+    combo_scene,
     fits_split,
     is_heldout,
     sample_scene,
@@ -95,6 +96,19 @@ def test_train_split_never_shows_held_out_combos_or_identities_and_circles_never
     assert seen_character
     with pytest.raises(ValueError, match="a circle never spins"):
         _obj(shape=Shape.CIRCLE, motion=Motion.SPIN)
+
+
+def test_combo_scene_draws_one_object_of_any_combination_plainly():
+    combo = sorted(HELDOUT_COMBOS)[0]  # held-out combinations too: the adherence ceiling draws them
+    scene = combo_scene(np.random.default_rng(3), combo, background="navy", width=96, height=64, num_frames=16, fps=8)
+    assert [obj.combo for obj in scene.objects] == [combo] and is_heldout(scene)
+    assert (scene.camera, scene.textured, scene.text, scene.music) == (Camera.STATIC, False, None, None)
+    assert (scene.width, scene.height, scene.num_frames, scene.fps, scene.background) == (96, 64, 16, 8, "navy")
+    again = combo_scene(np.random.default_rng(3), combo, background="navy", width=96, height=64, num_frames=16, fps=8)
+    other = combo_scene(np.random.default_rng(4), combo, background="navy", width=96, height=64, num_frames=16, fps=8)
+    assert again == scene and other.objects[0] != scene.objects[0]
+    with pytest.raises(ValueError, match="background must be one of .* got 'mauve'"):
+        combo_scene(np.random.default_rng(0), combo, background="mauve", width=64, height=64, num_frames=8, fps=8)
 
 
 @pytest.mark.parametrize(
