@@ -192,8 +192,9 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     if {"adherence", "ceiling", "sampler"} & set(whats):
         from moviegen.eval.settings import SamplingSettings
 
-        pipeline = VideoPipeline(loaded.tae, loaded.model, loaded.cfg, defaults=loaded.defaults, card=loaded.card)
         settings = SamplingSettings.from_defaults(loaded.defaults, steps=args.steps, guidance_scale=args.guidance_scale)
+    if {"adherence", "sampler"} & set(whats):  # ceiling draws its clips: it needs the TAE, not the transformer
+        pipeline = VideoPipeline(loaded.tae, loaded.model, loaded.cfg, defaults=loaded.defaults, card=loaded.card)
     if "adherence" in whats:
         from moviegen.eval.adherence import adherence_cases, adherence_table, evaluate_adherence
 
