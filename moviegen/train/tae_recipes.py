@@ -311,8 +311,9 @@ def tae_tiny_clip_t2_recipe() -> TAERecipe:
     [inferred, beyond the paper's 8x] 4x compression gained 1.1 dB held-out over 8x and left the fastest objects
     smeared within groups of 4 frames (docs/tae.md); this measures how far halving the group again goes towards the
     issue's 32 dB. A 2 s clip becomes 16 latent frames, so a text-to-video model on it costs 4x the 8x tokens.
-    Measured in docs/tae.md: 31.70 dB held-out after 4000 steps (t4 30.71, 8x 29.61), and the adherence cases keep
-    all three through it in 94 of 100 (8x: 73, ``moviegen eval ceiling``); not shipped (no transformer on it).
+    Measured in docs/tae.md: 31.70 dB held-out after 4000 steps, 31.91 after 6000 (t4 30.71, 8x 29.61); the
+    adherence cases keep all three through it in 94 of 100 (8x: 73, ``moviegen eval ceiling``); not shipped (no
+    transformer on it).
     """
     t4 = tae_tiny_clip_t4_recipe()
     return replace(
